@@ -1,0 +1,38 @@
+/**
+ * Errors a person can act on. Each message is one line that names the field (or file, or flag) and the
+ * fix; the CLI prints it without a stack trace and exits non-zero.
+ */
+
+/** Base class: an expected failure with an actionable one-line message. */
+export class MoleError extends Error {
+  override name = "MoleError";
+  /** Process exit code the CLI uses for this error. */
+  readonly exitCode: number = 1;
+}
+
+/** A bad command-line flag or positional argument (exit code 2). */
+export class UsageError extends MoleError {
+  override name = "UsageError";
+  override readonly exitCode = 2;
+}
+
+/** A configuration value out of range, an unknown key or method (exit code 2). */
+export class ConfigError extends MoleError {
+  override name = "ConfigError";
+  override readonly exitCode = 2;
+}
+
+/** A malformed data file or record. */
+export class DataError extends MoleError {
+  override name = "DataError";
+}
+
+/** A corrupt, truncated or mismatched checkpoint or cache file. */
+export class CheckpointError extends MoleError {
+  override name = "CheckpointError";
+}
+
+/** Training diverged: a NaN or infinite loss. */
+export class NonFiniteLossError extends MoleError {
+  override name = "NonFiniteLossError";
+}
