@@ -7,9 +7,21 @@ import { ConfigError } from "./errors.ts";
 
 export { z };
 
+type Issue = z.core.$ZodIssue;
+
+/** For a union, the failing branch that got furthest (its first issue has the deepest path). */
+function deepestIssue(issue: Issue): Issue {
+  if (issue.code !== "invalid_union" || !issue.errors?.length) return issue;
+  const candidates = issue.errors.map((branch) => branch[0]).filter(Boolean).map((i) => ({
+    ...deepestIssue(i),
+    path: [...issue.path, ...deepestIssue(i).path],
+  }));
+  return candidates.sort((a, b) => b.path.length - a.path.length)[0] ?? issue;
+}
+
 /** One line for the first problem zod found: `<where>.<path>: <message>`. */
 export function formatZodError(error: z.ZodError, where: string): string {
-  const issue = error.issues[0];
+  const issue = deepestIssue(error.issues[0]);
   const path = issue.path.map(String).join(".");
   const field = [where, path].filter(Boolean).join(".");
   let message = issue.message;
@@ -19,7 +31,7 @@ export function formatZodError(error: z.ZodError, where: string): string {
   } else if (issue.code === "invalid_value" && "values" in issue) {
     message = `must be one of ${(issue.values as unknown[]).map(String).join("|")}`;
   }
-  return `${field}: ${message}`;
+  return `${field}: ${message.split("\n")[0]}`;
 }
 
 /** Parse `value` with `schema`; throw a one-line `ConfigError` naming `where` and the field. */

@@ -1,0 +1,66 @@
+/**
+ * Small tensor ops the routers share: non-differentiable selection masks, descending ranks with a
+ * lowest-index tie-break, and masked token means.
+ *
+ * tfjs has no gradient for TopK, Equal, Greater, Less or LogicalAnd, and backprop throws when such an op
+ * lies between a variable and the loss. Selection masks are therefore built inside `nonDiff`, whose
+ * forward pass is not taped and whose gradient is zero: weights keep their gradient through `p`,
+ * exactly as `torch.topk` indices carry none in the reference code.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** Run `f(x)` as a constant of `x`: the result carries no gradient back to `x`. */
+export function nonDiff<T extends tf.Tensor>(x: tf.Tensor, f: (x: tf.Tensor) => T): T {
+  const op = tf.customGrad((...args: (tf.Tensor | unknown)[]) => {
+    const input = args[0] as tf.Tensor;
+    return { value: f(input), gradFunc: () => tf.zerosLike(input) };
+  });
+  return op(x) as T;
+}
+
+/**
+ * Descending rank of every entry of each row of `p` [T, N]: 0 for the largest. Ties go to the lower
+ * index (methods.md §3.1: torch.topk's tie order is unspecified; lowest index first). Float32 [T, N].
+ *
+ * rank_i = #{j : p_j > p_i} + #{j < i : p_j = p_i}, via one [T, N, N] comparison (N ≤ a few dozen).
+ */
+export function descendingRank(p: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const n = p.shape[1];
+    const pi = p.expandDims(2); // [T, N, 1]: row i
+    const pj = p.expandDims(1); // [T, 1, N]: column j
+    const greater = tf.greater(pj, pi).cast("float32"); // [T, N, N]: p_j > p_i
+    const lowerIndex = tf.linalg.bandPart(tf.ones([n, n]), -1, 0).sub(tf.eye(n)); // [N, N]: j < i
+    const tieBefore = tf.equal(pj, pi).cast("float32").mul(lowerIndex); // [T, N, N]
+    return greater.add(tieBefore).sum(2) as tf.Tensor2D; // [T, N]
+  });
+}
+
+/** 1 where `rank < k` (the top-k of each row, ties to the lower index), else 0. Non-differentiable. */
+export function topKMask(p: tf.Tensor2D, k: number): tf.Tensor2D {
+  return nonDiff(p, (x) => tf.tidy(() => tf.less(descendingRank(x as tf.Tensor2D), k).cast("float32"))) as tf.Tensor2D;
+}
+
+/**
+ * Top-p in sorted order, DynMoLE style (methods.md §6 step 2): with the row sorted descending and
+ * c_j its cumulative sums, rank j is kept iff c_j ≤ topP (the expert that crosses topP is excluded).
+ * Returns c_i for every entry in original order, [T, N]: the mass of all entries ranked at or above i.
+ */
+export function cumulativeDescending(p: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const rank = descendingRank(p); // [T, N]
+    const ri = rank.expandDims(2); // [T, N, 1]
+    const rj = rank.expandDims(1); // [T, 1, N]
+    const atOrAbove = tf.lessEqual(rj, ri).cast("float32"); // [T, N, N]: rank_j ≤ rank_i
+    return atOrAbove.mul(p.expandDims(1)).sum(2) as tf.Tensor2D; // Σ_j p_j [rank_j ≤ rank_i]
+  });
+}
+
+/** Mean over tokens of `v` [T, N] (or [T]), counting only rows where `mask` [T] is 1; all rows if no mask. */
+export function tokenMean(v: tf.Tensor, mask?: tf.Tensor1D | null, eps = 0): tf.Tensor {
+  return tf.tidy(() => {
+    if (!mask) return v.mean(0);
+    const m = v.rank === 2 ? mask.expandDims(1) : mask;
+    return v.mul(m).sum(0).div(mask.sum().add(eps));
+  });
+}

@@ -1,0 +1,153 @@
+/**
+ * DynMoLE — Tsallis-entropy hybrid routing (methods.md §6, the only DynMoLE code: mikecovlee/DynMoLE
+ * `_dynamic_routing`). Per adapted linear, with p = softmax(Wg x):
+ *   H̃ = S_q(p) / S_q^max                           normalised Tsallis entropy (ε = 1e-5, no renormalising)
+ *   keep rank j iff c_j ≤ top_p                      top-p on sorted cumulative sums; the crossing expert is out
+ *   ranks < keep_top_k always kept                   the top-k floor (at least 2 experts by default)
+ *   H̃ > entropy_threshold → keep all N             dense/soft routing when the router is uncertain
+ *   g = p ⊙ keep                                     raw probabilities, NOT renormalised (Σg < 1 on sparse tokens)
+ * Aux: 0.01 · mean_t H̃ (all rows, padding included) + 0.001 · N·Σ_i mean_t(g_i)·mean_t(p_i) (masked means),
+ * over the pooled router outputs of every DynMoLE site. Both positive: training sharpens the router.
+ * Defaults: N = 6, r = 24, α = 48, dropout 0.05, gate/up/down, q = 1.1, threshold 0.9, top-p 0.75, top-k 2.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { loraFields } from "../adapters/lora.ts";
+import { z } from "../config.ts";
+import { cumulativeDescending, descendingRank, nonDiff, tokenMean } from "../moe/ops.ts";
+import type { Rng } from "../util/rng.ts";
+import { aggregateLoadBalance, meanEntropy, normalizedRenyi, normalizedTsallis } from "./losses.ts";
+import type { SiteMethod } from "./method.ts";
+import { routerProbs, routerWeight } from "./topk.ts";
+import type { AuxLoss, RouteContext, Router, Routing } from "./types.ts";
+
+export interface DynMoleRule {
+  q: number;
+  entropyType: "tsallis" | "renyi";
+  entropyEps: number;
+  entropyThreshold: number;
+  topP: number;
+  keepTopK: number;
+}
+
+/** H̃ per token [T] under the configured entropy. */
+export function routerEntropy(p: tf.Tensor2D, rule: DynMoleRule): tf.Tensor1D {
+  return rule.entropyType === "tsallis"
+    ? normalizedTsallis(p, rule.q, rule.entropyEps)
+    : normalizedRenyi(p, rule.q, rule.entropyEps);
+}
+
+/** The hybrid rule's 0/1 expert mask [T, N] (steps 1–4 of methods.md §6); no gradient. */
+export function dynamicMask(p: tf.Tensor2D, rule: DynMoleRule): tf.Tensor2D {
+  return nonDiff(p, (x) =>
+    tf.tidy(() => {
+      const probs = x as tf.Tensor2D;
+      const topP = tf.lessEqual(cumulativeDescending(probs), rule.topP); // c_j ≤ top_p
+      const floor = tf.less(descendingRank(probs), rule.keepTopK); // ranks 1..keep_top_k
+      let keep = tf.logicalOr(topP, floor);
+      if (rule.entropyThreshold < 1) {
+        const uncertain = tf.greater(routerEntropy(probs, rule), rule.entropyThreshold).expandDims(1); // [T, 1]
+        keep = tf.logicalOr(keep, uncertain); // dense for uncertain tokens
+      }
+      return keep.cast("float32");
+    })) as tf.Tensor2D;
+}
+
+export class DynMoleRouter implements Router {
+  readonly weight: tf.Variable;
+  readonly params: Record<string, tf.Variable>;
+
+  constructor(
+    name: string,
+    readonly layer: number,
+    dIn: number,
+    readonly nExperts: number,
+    readonly rule: DynMoleRule,
+    readonly lbMaskPadding: boolean,
+    readonly withAux: boolean,
+    rng: Rng,
+  ) {
+    this.weight = routerWeight(name, dIn, nExperts, rng);
+    this.params = { weight: this.weight };
+  }
+
+  route(x: tf.Tensor2D, ctx: RouteContext): Routing {
+    const p = routerProbs(x, this.weight); // [T, N]
+    const active = dynamicMask(p, this.rule);
+    const g = p.mul(active) as tf.Tensor2D; // raw probabilities of kept experts
+    const entropy = routerEntropy(p, this.rule); // [T], differentiable
+    const routing: Routing = { g, p, active, entropy };
+    if (ctx.training && this.withAux) {
+      const mask = this.lbMaskPadding ? ctx.mask : null;
+      routing.aux = {
+        layer: this.layer,
+        nExperts: this.nExperts,
+        f: tokenMean(g, mask, 1e-8) as tf.Tensor1D, // mean masked probabilities, Σ mask·g / (Σ mask + 1e-8)
+        P: tokenMean(p, mask, 1e-8) as tf.Tensor1D,
+        entropy: entropy.mean() as tf.Scalar, // over all rows, padding included
+      };
+    }
+    return routing;
+  }
+}
+
+export const DynMoleSchema = z.strictObject({
+  method: z.literal("dynmole"),
+  ...loraFields({ rank: 24, alpha: 48, dropout: 0.05, targets: ["gate", "up", "down"] }),
+  nExperts: z.number().int().min(1, "must be ≥ 1").default(6),
+  /** Entropy order q ∈ (0, 2]; q = 1 is Shannon. */
+  q: z.number().gt(0, "must be in (0, 2] (q ≤ 0 has no Tsallis entropy)").max(2, "must be in (0, 2]").default(1.1),
+  entropyType: z.enum(["tsallis", "renyi"]).default("tsallis"),
+  entropyEps: z.number().min(0, "must be ≥ 0").default(1e-5),
+  /** Tokens with H̃ above it are routed densely; 1 turns the dense branch off. */
+  entropyThreshold: z.number().min(0, "must be in [0, 1] (1 turns the dense branch off)").max(
+    1,
+    "must be in [0, 1] (1 turns the dense branch off)",
+  ).default(0.9),
+  topP: z.number().min(0, "must be in [0, 1]").max(1, "must be in [0, 1]").default(0.75),
+  keepTopK: z.number().int().min(1, "must be ≥ 1 (the expert set is never empty)").default(2),
+  /** Coefficient of the mean-entropy loss (`router_dyn_loss_coef`). */
+  entropyCoef: z.number().min(0, "must be ≥ 0").default(0.01),
+  /** Coefficient of the load-balance loss (`router_aux_loss_coef`). */
+  auxLossCoef: z.number().min(0, "must be ≥ 0").default(1e-3),
+  lbMaskPadding: z.boolean().default(true),
+  dropoutPerExpert: z.boolean().default(true),
+}).superRefine((c, ctx) => {
+  if (c.keepTopK > c.nExperts) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["keepTopK"],
+      message: `keepTopK (${c.keepTopK}) must be ≤ nExperts (${c.nExperts}); lower keepTopK or add experts`,
+    });
+  }
+  if (c.entropyType === "renyi" && c.q === 1) {
+    ctx.addIssue({ code: "custom", path: ["q"], message: "Rényi entropy of order 1 is undefined here; use q ≠ 1" });
+  }
+});
+export type DynMoleConfig = z.output<typeof DynMoleSchema>;
+
+export const dynmoleMethod: SiteMethod<DynMoleConfig> = {
+  kind: "site",
+  name: "dynmole",
+  summary: "DynMoLE: Tsallis-entropy hybrid routing (dense when uncertain, else top-p with a top-k floor)",
+  schema: DynMoleSchema,
+  nExperts: (c) => c.nExperts,
+  dropoutPerExpert: (c) => c.dropoutPerExpert,
+  createRouter: (c, site, n, rng: Rng) =>
+    new DynMoleRouter(
+      site.name + ".router",
+      site.layer,
+      site.dIn,
+      n,
+      c,
+      c.lbMaskPadding,
+      c.entropyCoef > 0 || c.auxLossCoef > 0,
+      rng,
+    ),
+  auxLoss: (c, sites): AuxLoss | null => {
+    if (sites.length === 0 || (c.entropyCoef === 0 && c.auxLossCoef === 0)) return null;
+    const entropy = meanEntropy(sites);
+    const lb = aggregateLoadBalance(sites, "pooled");
+    const total = entropy.mul(c.entropyCoef).add(lb.mul(c.auxLossCoef)) as tf.Scalar;
+    return { total, parts: { entropy, load_balance: lb } };
+  },
+};

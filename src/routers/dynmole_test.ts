@@ -1,0 +1,122 @@
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../backend/backend.ts";
+import { ConfigError } from "../errors.ts";
+import { assert, assertAllClose, assertAlmostEquals, assertEquals, assertThrows } from "../testing/asserts.ts";
+import { colMean, refDynMole, refNormalizedTsallis, refTopK } from "../testing/moe_reference.ts";
+import { route, testSite } from "../testing/sites.ts";
+import { mat, vec } from "../testing/tensors.ts";
+import { dynamicMask, type DynMoleConfig, dynmoleMethod, type DynMoleRule } from "./dynmole.ts";
+import { methodConfig } from "./registry.ts";
+
+await initBackend("cpu");
+
+const RULE: DynMoleRule = {
+  q: 1.1,
+  entropyType: "tsallis",
+  entropyEps: 1e-5,
+  entropyThreshold: 1,
+  topP: 0.75,
+  keepTopK: 1,
+};
+
+Deno.test("top-p keeps ranks whose cumulative mass ≤ top_p and excludes the expert that crosses it", () => {
+  const p = tf.tensor2d([[0.5, 0.3, 0.15, 0.05], [0.4, 0.3, 0.04, 0.26]]);
+  // row 0: c = 0.5, 0.8 → only expert 0 (0.8 > 0.75 excluded); row 1: c = 0.4, 0.7, 0.96 → experts 0, 1
+  assertEquals(mat(dynamicMask(p, RULE)), [[1, 0, 0, 0], [1, 1, 0, 0]]);
+  assertEquals(mat(dynamicMask(p, { ...RULE, topP: 0.97 })), [[1, 1, 1, 0], [1, 1, 0, 1]]);
+});
+
+Deno.test("the top-k floor keeps at least keep_top_k experts even when the top-1 mass exceeds top_p", () => {
+  const p = tf.tensor2d([[0.9, 0.05, 0.03, 0.02]]);
+  assertEquals(mat(dynamicMask(p, { ...RULE, keepTopK: 1 })), [[1, 0, 0, 0]]);
+  assertEquals(mat(dynamicMask(p, { ...RULE, keepTopK: 2 })), [[1, 1, 0, 0]]);
+});
+
+Deno.test("tokens whose normalised entropy exceeds the threshold are routed densely; a threshold of 1 turns that off", () => {
+  const p = tf.tensor2d([[0.3, 0.28, 0.22, 0.2], [0.9, 0.05, 0.03, 0.02]]);
+  const h = mat(p).map((row) => refNormalizedTsallis(row, 1.1, 1e-5));
+  assert(h[0] > 0.9 && h[1] < 0.9, `entropies ${h}`);
+  assertEquals(mat(dynamicMask(p, { ...RULE, entropyThreshold: 0.9, keepTopK: 2 })), [[1, 1, 1, 1], [1, 1, 0, 0]]);
+  assertEquals(mat(dynamicMask(p, { ...RULE, entropyThreshold: 1, keepTopK: 2 })), [[1, 1, 0, 0], [1, 1, 0, 0]]);
+});
+
+Deno.test("with every token's entropy above the threshold DynMoLE equals dense soft routing (g = p)", () => {
+  const t = testSite("dynmole", { nExperts: 4 });
+  t.site.router!.params.weight.assign(tf.randomNormal([4, 6], 0, 0.01, "float32", 3)); // near-uniform p: H̃ ≈ 1
+  const r = route(t);
+  vec(r.entropy!).forEach((h) => assert(h > 0.9));
+  assertAllClose(vec(r.g), vec(r.p), 0);
+  const zero = testSite("dynmole", { nExperts: 4, entropyThreshold: 0 }, { xStd: 5 }); // threshold 0: always dense
+  const rz = route(zero);
+  assertAllClose(vec(rz.g), vec(rz.p), 0);
+});
+
+Deno.test("with the dense branch off and top-p 0, DynMoLE equals top-2 WITHOUT renormalisation", () => {
+  const t = testSite("dynmole", { nExperts: 5, entropyThreshold: 1, topP: 0 }, { T: 16, xStd: 3 });
+  const r = route(t);
+  const p = mat(r.p);
+  mat(r.g).forEach((g, i) => {
+    const { active } = refTopK(p[i], 2);
+    assertAllClose(g, p[i].map((v, j) => v * active[j]), 1e-7);
+  });
+  assert(vec(r.g.sum(1)).every((s) => s < 1), "Σg < 1 on sparse tokens");
+});
+
+Deno.test("DynMoLE's mask matches the loop reference on many random tokens", () => {
+  const t = testSite("dynmole", { nExperts: 6 }, { T: 128, xStd: 2.5 });
+  const r = route(t);
+  const p = mat(r.p);
+  const rule = { q: 1.1, eps: 1e-5, entropyThreshold: 0.9, topP: 0.75, keepTopK: 2 };
+  mat(r.active).forEach((a, i) => assertEquals(a, refDynMole(p[i], rule).active, `token ${i}`));
+  const kinds = new Set(mat(r.active).map((a) => a.reduce((x, y) => x + y)));
+  assert(kinds.size >= 2, `the fixture exercises both sparse and dense tokens (${[...kinds]})`);
+});
+
+Deno.test("aux loss = 0.01·mean H̃ + 0.001·N·Σ mean(g)·mean(p), pooled over sites, by hand", () => {
+  const a = testSite("dynmole", { nExperts: 4 }, { seed: 1, xStd: 2 });
+  const b = testSite("dynmole", { nExperts: 4 }, { seed: 2, xStd: 2 });
+  const ra = a.site.router!.route(a.x, { training: true, mask: null });
+  const rb = b.site.router!.route(b.x, { training: true, mask: null });
+  const g = [...mat(ra.g), ...mat(rb.g)];
+  const p = [...mat(ra.p), ...mat(rb.p)];
+  const h = [...mat(ra.p), ...mat(rb.p)].map((row) => refNormalizedTsallis(row, 1.1, 1e-5));
+  const meanH = h.reduce((x, y) => x + y) / h.length;
+  const f = colMean(g);
+  const P = colMean(p);
+  const lb = 4 * f.reduce((s, v, i) => s + v * P[i], 0);
+  const loss = dynmoleMethod.auxLoss(a.cfg as DynMoleConfig, [ra.aux!, rb.aux!])!;
+  assertAlmostEquals(vec(loss.parts.entropy)[0], meanH, 1e-5);
+  assertAlmostEquals(vec(loss.parts.load_balance)[0], lb, 1e-5);
+  assertAlmostEquals(vec(loss.total)[0], 0.01 * meanH + 0.001 * lb, 1e-6);
+});
+
+Deno.test("the entropy loss is masked nowhere but the load balance ignores padding", () => {
+  const t = testSite("dynmole", { nExperts: 4 }, { xStd: 2 });
+  const mask = tf.tensor1d([1, 1, 1, 1, 1, 1, 0, 0]);
+  const aux = t.site.router!.route(t.x, { training: true, mask }).aux!;
+  const r = route(t);
+  assertAlmostEquals(vec(aux.entropy!)[0], vec(r.entropy!.mean())[0], 1e-6);
+  const g = mat(r.g).slice(0, 6);
+  assertAllClose(vec(aux.f), colMean(g), 1e-5);
+});
+
+Deno.test("DynMoLE rejects q ≤ 0, q > 2 and keep_top_k > N with one line each", () => {
+  const msg = (o: Record<string, unknown>) => assertThrows(() => methodConfig("dynmole", o), ConfigError).message;
+  assertEquals(msg({ q: 0 }), "method.q: must be in (0, 2] (q ≤ 0 has no Tsallis entropy)");
+  assertEquals(msg({ q: -1 }), "method.q: must be in (0, 2] (q ≤ 0 has no Tsallis entropy)");
+  assertEquals(msg({ q: 2.5 }), "method.q: must be in (0, 2]");
+  assertEquals(
+    msg({ keepTopK: 7 }),
+    "method.keepTopK: keepTopK (7) must be ≤ nExperts (6); lower keepTopK or add experts",
+  );
+  assertEquals(msg({ topP: 1.2 }), "method.topP: must be in [0, 1]");
+});
+
+Deno.test("DynMoLE defaults follow the fork's config: N 6, r 24, α 48, gate/up/down, q 1.1, 0.9, 0.75, top-2", () => {
+  const c = methodConfig("dynmole") as DynMoleConfig;
+  assertEquals(
+    [c.nExperts, c.rank, c.alpha, c.q, c.entropyThreshold, c.topP, c.keepTopK, c.entropyCoef, c.auxLossCoef],
+    [6, 24, 48, 1.1, 0.9, 0.75, 2, 0.01, 0.001],
+  );
+  assertEquals(c.targets, ["gate", "up", "down"]);
+});

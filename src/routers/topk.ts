@@ -1,0 +1,135 @@
+/**
+ * Top-k MoLE / MixLoRA (methods.md §3.1): each adapted linear has N LoRA experts and its own router
+ * Wg ∈ R^{N×d_in} (no bias).
+ *   p = softmax(Wg x); S = TopK(p, k); g_i = p_i / Σ_{j∈S} p_j for i ∈ S, else 0.
+ * Load balance L = N · Σ_i f_i · P_i with P_i = mean_t p_ti and f_i = count_i / T (Σf = k, AdaMoLE and
+ * MoE-PEFT: `lbNorm: "slots"`) or count_i / (T·k) (Σf = 1, official MoLA: `lbNorm: "tokens"`).
+ * Defaults: AdaMoLE's MoLE baseline — N = 8, k = 2, r = 4, α = 16, dropout 0.05, q,k,v,o, aux 1e-3 summed
+ * over modules, padding counted.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { kaimingUniform, param } from "../adapters/init.ts";
+import { loraFields } from "../adapters/lora.ts";
+import { z } from "../config.ts";
+import { tokenMean, topKMask } from "../moe/ops.ts";
+import type { Rng } from "../util/rng.ts";
+import { aggregateLoadBalance, LB_AGGREGATES, type LbAggregate } from "./losses.ts";
+import type { SiteMethod } from "./method.ts";
+import type { AuxLoss, RouteContext, Router, Routing, SiteAux } from "./types.ts";
+
+/** The load-balance options shared by top-k, MoLA and the fixed-threshold baseline. */
+export function loadBalanceFields(d: { coef: number; norm: "slots" | "tokens"; aggregate: LbAggregate }) {
+  return {
+    /** Coefficient of the load-balance loss; 0 turns it off. */
+    auxLossCoef: z.number().min(0, "must be ≥ 0").default(d.coef),
+    /** f = count/T (Σf = k: AdaMoLE, MoE-PEFT) or count/(T·k) (Σf = 1: official MoLA). */
+    lbNorm: z.enum(["slots", "tokens"]).default(d.norm),
+    /** How sites combine: sum of per-module losses (AdaMoLE), pooled logits (MoE-PEFT), per layer (MoLA). */
+    lbAggregate: z.enum(LB_AGGREGATES).default(d.aggregate),
+    /** Exclude padding tokens from f and P (MoE-PEFT); AdaMoLE counts them. */
+    lbMaskPadding: z.boolean().default(false),
+  };
+}
+
+export interface LbSpec {
+  coef: number;
+  norm: "slots" | "tokens";
+  maskPadding: boolean;
+}
+
+/** The router's weight Wg [N, d_in], kaiming-uniform(a=√5) like `nn.Linear(d_in, N, bias=False)`. */
+export function routerWeight(name: string, dIn: number, nExperts: number, rng: Rng): tf.Variable {
+  return param(`${name}.weight`, kaimingUniform(rng, [nExperts, dIn], dIn));
+}
+
+/** p = softmax(Wg x): [T, N]. */
+export function routerProbs(x: tf.Tensor2D, weight: tf.Variable): tf.Tensor2D {
+  return tf.softmax(tf.matMul(x, weight, false, true)) as tf.Tensor2D;
+}
+
+/** Load-balance terms from a 0/1 selection: f_i = count_i / T (÷ k for `tokens`), P_i = mean p. */
+export function countAux(
+  layer: number,
+  active: tf.Tensor2D,
+  probTerm: tf.Tensor2D,
+  lb: LbSpec,
+  k: number,
+  ctx: RouteContext,
+): SiteAux {
+  const mask = lb.maskPadding ? ctx.mask : null;
+  const f = tokenMean(active, mask) as tf.Tensor1D;
+  return {
+    layer,
+    nExperts: active.shape[1],
+    f: lb.norm === "tokens" ? f.div(k) as tf.Tensor1D : f,
+    P: tokenMean(probTerm, mask) as tf.Tensor1D,
+  };
+}
+
+export class TopKRouter implements Router {
+  readonly weight: tf.Variable;
+  readonly params: Record<string, tf.Variable>;
+
+  constructor(
+    name: string,
+    readonly layer: number,
+    dIn: number,
+    readonly nExperts: number,
+    readonly k: number,
+    readonly lb: LbSpec,
+    rng: Rng,
+  ) {
+    this.weight = routerWeight(name, dIn, nExperts, rng);
+    this.params = { weight: this.weight };
+  }
+
+  route(x: tf.Tensor2D, ctx: RouteContext): Routing {
+    const p = routerProbs(x, this.weight); // [T, N]            step 1
+    const active = topKMask(p, this.k); // [T, N]                step 2: S = TopK(p, k)
+    const kept = p.mul(active);
+    const g = kept.div(kept.sum(1, true)) as tf.Tensor2D; //      step 3: renormalise over S
+    const aux = ctx.training && this.lb.coef > 0 ? countAux(this.layer, active, p, this.lb, this.k, ctx) : undefined;
+    return { g, p, active, aux };
+  }
+}
+
+/** `coef · L_lb` over all sites, or null when the coefficient is 0. */
+export function loadBalanceLoss(coef: number, aggregate: LbAggregate, sites: SiteAux[]): AuxLoss | null {
+  if (coef === 0 || sites.length === 0) return null;
+  const lb = aggregateLoadBalance(sites, aggregate);
+  return { total: lb.mul(coef) as tf.Scalar, parts: { load_balance: lb } };
+}
+
+export const TopKSchema = z.strictObject({
+  method: z.literal("topk"),
+  ...loraFields({ rank: 4, alpha: 16, dropout: 0.05, targets: ["q", "k", "v", "o"] }),
+  nExperts: z.number().int().min(1, "must be ≥ 1").default(8),
+  topK: z.number().int().min(1, "must be ≥ 1").default(2),
+  ...loadBalanceFields({ coef: 1e-3, norm: "slots", aggregate: "sum" }),
+  dropoutPerExpert: z.boolean().default(true),
+}).superRefine((c, ctx) => {
+  if (c.topK > c.nExperts) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["topK"],
+      message: `topK (${c.topK}) must be ≤ nExperts (${c.nExperts}); lower topK or add experts`,
+    });
+  }
+});
+export type TopKConfig = z.output<typeof TopKSchema>;
+
+export const topkMethod: SiteMethod<TopKConfig> = {
+  kind: "site",
+  name: "topk",
+  summary: "MoLE / MixLoRA top-k: softmax router, k of N LoRA experts per token, renormalised; load balance",
+  schema: TopKSchema,
+  nExperts: (c) => c.nExperts,
+  dropoutPerExpert: (c) => c.dropoutPerExpert,
+  createRouter: (c, site, n, rng) =>
+    new TopKRouter(site.name + ".router", site.layer, site.dIn, n, c.topK, {
+      coef: c.auxLossCoef,
+      norm: c.lbNorm,
+      maskPadding: c.lbMaskPadding,
+    }, rng),
+  auxLoss: (c, sites) => loadBalanceLoss(c.auxLossCoef, c.lbAggregate, sites),
+};
