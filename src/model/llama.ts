@@ -260,10 +260,13 @@ export class LlamaModel {
     return out;
   }
 
-  /** What training updates: the adapters, or the base's variables while the base is trainable. */
+  /** What training updates, by stable name: the adapters, or the base's tensors while the base is trainable. */
+  trainableParams(): Map<string, tf.Variable> {
+    return this.base.trainable ? new Map(this.base.tensors) : this.adapterParams();
+  }
+
   trainableVariables(): tf.Variable[] {
-    if (this.base.trainable) return [...this.base.tensors.values()];
-    return [...this.adapterParams().values()];
+    return [...this.trainableParams().values()];
   }
 
   /** Number of trainable scalars. */

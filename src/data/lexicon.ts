@@ -1,0 +1,254 @@
+/**
+ * The word pools the embedded world is drawn from: entity names, attribute values, goals (PIQA-like), social
+ * events (SIQA-like), activity scripts (HellaSwag-like) and sentence frames (WinoGrande-like). Plain data, kept
+ * small so the whole suite stays within a few hundred words; `world.ts` picks from them by seed.
+ */
+
+/** Space-separated words → list (keeps the pools compact). */
+function words(text: string): readonly string[] {
+  return text.split(" ");
+}
+
+export const ANIMALS: readonly string[] = words(
+  "fox mouse bear wolf deer rabbit horse cow pig sheep goat cat dog lion tiger frog shark whale duck " +
+    "owl eagle crow bee ant snake lizard turtle crab seal otter bat mole camel zebra monkey squirrel " +
+    "beaver hawk swan goose hen moose badger hedgehog toad spider snail llama",
+);
+
+/** Objects with the materials each may plausibly be made of (the world picks one). */
+export const THINGS: Readonly<Record<string, readonly Material[]>> = {
+  cup: ["glass", "metal", "plastic", "paper"],
+  box: ["wood", "paper", "metal", "plastic"],
+  bag: ["cloth", "paper", "plastic"],
+  ball: ["plastic", "cloth", "stone"],
+  rope: ["cloth"],
+  spoon: ["metal", "wood", "plastic"],
+  plate: ["glass", "plastic", "paper", "stone"],
+  bowl: ["wood", "glass", "stone", "metal"],
+  chair: ["wood", "metal", "plastic"],
+  table: ["wood", "stone", "metal", "glass"],
+  lamp: ["glass", "metal"],
+  book: ["paper"],
+  hat: ["cloth", "paper"],
+  coat: ["cloth"],
+  jar: ["glass", "plastic", "stone"],
+  bottle: ["glass", "plastic", "metal"],
+  bucket: ["metal", "plastic", "wood"],
+  basket: ["wood", "plastic"],
+  brick: ["stone"],
+  stick: ["wood"],
+  mirror: ["glass"],
+  blanket: ["cloth"],
+  pillow: ["cloth"],
+  pot: ["metal", "stone"],
+  bell: ["metal", "glass"],
+  tray: ["wood", "metal", "plastic"],
+  fence: ["wood", "metal", "stone"],
+  statue: ["stone", "metal", "wood"],
+  card: ["paper"],
+  boat: ["wood", "metal", "plastic"],
+  sack: ["cloth", "paper", "plastic"],
+  door: ["wood", "metal", "glass"],
+  vase: ["glass", "stone", "plastic"],
+  kite: ["paper", "cloth", "plastic"],
+};
+
+export const PEOPLE: readonly string[] = words(
+  "anna ben carl dora emma finn gina hugo ida jack kate leo mia noah olga paul rosa sam tina vera will " +
+    "zoe adam nina",
+);
+
+export const COLOURS = ["red", "blue", "green", "yellow", "black", "white", "brown", "grey"] as const;
+/** Size classes, smallest first: "bigger than" compares positions in this list. */
+export const SIZES = ["tiny", "small", "medium", "big", "huge"] as const;
+export type Size = typeof SIZES[number];
+export const HABITATS = ["forest", "river", "cave", "desert", "barn", "sea", "jungle", "field"] as const;
+export const DIETS = ["meat", "grass", "fish", "seeds", "fruit", "insects"] as const;
+export const MATERIALS = ["wood", "metal", "glass", "paper", "cloth", "stone", "plastic"] as const;
+export type Material = typeof MATERIALS[number];
+/** Labels that OBQA-like rules attach to a group of animals ("animals that eat meat are brave"). */
+export const RULE_LABELS: readonly string[] = words(
+  "brave gentle wild calm strong clever shy lazy busy noisy quiet lucky friendly fierce curious sleepy",
+);
+
+/** PIQA-like goals: the action template and which materials make it work (`ok`) or fail (`bad`). */
+export interface GoalSpec {
+  id: string;
+  goal: string;
+  solution: string;
+  ok: readonly Material[];
+  bad: readonly Material[];
+}
+export const GOALS: readonly GoalSpec[] = [
+  {
+    id: "fire",
+    goal: "start a fire",
+    solution: "burn the {x}",
+    ok: ["paper", "wood", "cloth"],
+    bad: ["stone", "metal", "glass"],
+  },
+  {
+    id: "water",
+    goal: "carry water",
+    solution: "fill the {x} with water",
+    ok: ["metal", "glass", "plastic"],
+    bad: ["paper", "cloth"],
+  },
+  {
+    id: "nut",
+    goal: "crack a nut",
+    solution: "hit the nut with the {x}",
+    ok: ["stone", "metal"],
+    bad: ["paper", "cloth", "plastic"],
+  },
+  {
+    id: "look",
+    goal: "look outside",
+    solution: "look through the {x}",
+    ok: ["glass"],
+    bad: ["wood", "metal", "stone", "paper", "cloth"],
+  },
+  {
+    id: "warm",
+    goal: "keep warm",
+    solution: "wrap up in the {x}",
+    ok: ["cloth"],
+    bad: ["stone", "metal", "glass", "wood"],
+  },
+  {
+    id: "float",
+    goal: "float on the pond",
+    solution: "sit on the {x}",
+    ok: ["wood", "plastic"],
+    bad: ["stone", "metal", "glass"],
+  },
+  { id: "note", goal: "write a note", solution: "write on the {x}", ok: ["paper"], bad: ["glass", "metal", "cloth"] },
+];
+
+/** SIQA-like events: `{p}` is the subject, `{q}` another person; the subject's feeling, motive and next want. */
+export interface EventSpec {
+  id: string;
+  text: string;
+  feel?: string;
+  why?: string;
+  next?: string;
+}
+export const EVENTS: readonly EventSpec[] = [
+  { id: "lost", text: "{p} lost the key", feel: "sad", next: "look for the key" },
+  { id: "race", text: "{p} won the race", feel: "proud", next: "show the prize" },
+  { id: "broke", text: "{p} broke the vase of {q}", feel: "sorry", next: "buy a new vase" },
+  { id: "snake", text: "{p} saw a snake in the grass", feel: "scared", next: "run away" },
+  { id: "work", text: "{p} worked all day", feel: "tired", why: "to earn money", next: "go to bed" },
+  { id: "gift", text: "{p} got a gift from {q}", feel: "thankful", next: "thank {q}" },
+  { id: "study", text: "{p} studied for the test", feel: "nervous", why: "to pass the test", next: "take the test" },
+  { id: "yell", text: "{p} yelled at {q}", feel: "angry", next: "say sorry to {q}" },
+  { id: "bus", text: "{p} waited for the bus", feel: "bored", next: "walk home" },
+  { id: "help", text: "{p} helped {q} carry the boxes", why: "to be kind", next: "take a rest" },
+  { id: "cook", text: "{p} cooked dinner for {q}", why: "to feed {q}", next: "eat with {q}" },
+  { id: "lunch", text: "{p} skipped lunch", feel: "hungry", next: "eat a snack" },
+  { id: "doctor", text: "{p} went to the doctor", why: "to get well", next: "take the medicine" },
+  { id: "save", text: "{p} saved money", why: "to buy a bike", next: "ride the new bike" },
+  { id: "joke", text: "{p} told {q} a joke", feel: "happy", why: "to make {q} laugh", next: "tell a joke" },
+];
+export const EVENT_KINDS = ["feel", "why", "next"] as const;
+export type EventKind = typeof EVENT_KINDS[number];
+
+/** HellaSwag-like activity scripts: an activity label and its steps in order. */
+export interface ScriptSpec {
+  activity: string;
+  steps: readonly string[];
+}
+export const SCRIPTS: readonly ScriptSpec[] = [
+  {
+    activity: "cooking",
+    steps: ["gets the pan", "cuts the onion", "heats the oil", "fries the onion", "eats the meal"],
+  },
+  {
+    activity: "baking",
+    steps: ["buys the flour", "mixes the dough", "shapes the loaf", "bakes the bread", "slices the bread"],
+  },
+  {
+    activity: "gardening",
+    steps: ["digs the soil", "plants the seeds", "waters the seeds", "pulls the weeds", "picks the flowers"],
+  },
+  {
+    activity: "washing up",
+    steps: ["fills the sink", "washes the plates", "rinses the plates", "dries the plates", "stacks the plates"],
+  },
+  {
+    activity: "painting",
+    steps: ["buys the paint", "opens the can", "dips the brush", "paints the wall", "cleans the brush"],
+  },
+  {
+    activity: "fishing",
+    steps: ["takes the rod", "baits the hook", "casts the line", "catches a fish", "cooks the fish"],
+  },
+  {
+    activity: "camping",
+    steps: ["packs the tent", "finds a spot", "pitches the tent", "lights the fire", "sleeps in the tent"],
+  },
+  {
+    activity: "reading",
+    steps: ["picks a book", "opens the book", "reads the story", "closes the book", "returns the book"],
+  },
+  {
+    activity: "writing",
+    steps: ["takes the paper", "writes the letter", "folds the letter", "seals the envelope", "posts the letter"],
+  },
+  {
+    activity: "cleaning",
+    steps: ["opens the window", "sweeps the floor", "mops the floor", "dusts the shelf", "empties the bin"],
+  },
+  {
+    activity: "morning",
+    steps: ["wakes up", "brushes the teeth", "eats the breakfast", "puts on the coat", "leaves the house"],
+  },
+  {
+    activity: "laundry",
+    steps: ["sorts the clothes", "washes the clothes", "hangs the clothes", "folds the clothes", "irons the clothes"],
+  },
+];
+
+/**
+ * WinoGrande-like twin sentences: `{a}`, `{b}` (and `{c}`, an object) are filled from the world; the blank `_`
+ * refers to `a` under the first trigger and to `b` under the second. `pairs` names how the world picks them.
+ */
+export interface FrameSpec {
+  id: string;
+  text: string;
+  triggers: readonly [string, string];
+  pairs: "fit" | "lift" | "flee" | "catch" | "give" | "thank";
+}
+export const FRAMES: readonly FrameSpec[] = [
+  {
+    id: "fit",
+    text: "the {a} did not fit in the {b} because the _ was too {t}.",
+    triggers: ["big", "small"],
+    pairs: "fit",
+  },
+  {
+    id: "lift",
+    text: "the {a} could not lift the {b} because the _ was too {t}.",
+    triggers: ["weak", "heavy"],
+    pairs: "lift",
+  },
+  {
+    id: "flee",
+    text: "the {a} ran away from the {b} because the _ was {t}.",
+    triggers: ["scared", "dangerous"],
+    pairs: "flee",
+  },
+  {
+    id: "catch",
+    text: "the {a} could not catch the {b} because the _ was too {t}.",
+    triggers: ["slow", "fast"],
+    pairs: "catch",
+  },
+  {
+    id: "give",
+    text: "{a} gave the {c} to {b} because _ {t}.",
+    triggers: ["did not need it", "wanted it"],
+    pairs: "give",
+  },
+  { id: "thank", text: "{a} thanked {b} because _ {t}.", triggers: ["was grateful", "had helped"], pairs: "thank" },
+];

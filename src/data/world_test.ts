@@ -1,0 +1,82 @@
+import { ConfigError } from "../errors.ts";
+import { assert, assertEquals, assertNotEquals, assertThrows } from "../testing/asserts.ts";
+import { FRAMES, GOALS, THINGS } from "./lexicon.ts";
+import { fillFrame, framePairs, generateWorld, indexWorld, sizeRank } from "./world.ts";
+
+Deno.test("the same config and seed give the same world; another seed another", () => {
+  assertEquals(generateWorld({}, 7), generateWorld({}, 7));
+  assertNotEquals(generateWorld({}, 7).animals, generateWorld({}, 8).animals);
+});
+
+Deno.test("default world sizes follow the config", () => {
+  const w = generateWorld({}, 0);
+  assertEquals([w.animals.length, w.things.length, w.people.length], [32, 24, 14]);
+  assertEquals([w.scripts.length, w.events.length, w.goals.length], [8, 15, 7]);
+  const small = generateWorld({ animals: 10, objects: 9, people: 4, scripts: 4, events: 6, goals: 3 }, 0);
+  assertEquals([small.animals.length, small.things.length, small.people.length], [10, 9, 4]);
+});
+
+Deno.test("relations are consistent: pets distinct, owners are people, meat eaters hunt a smaller animal", () => {
+  const w = generateWorld({}, 3);
+  const ix = indexWorld(w);
+  const pets = w.people.map((p) => p.pet);
+  assertEquals(new Set(pets).size, pets.length);
+  assert(pets.every((p) => ix.animal.has(p)));
+  assert(w.things.every((t) => ix.person.has(t.owner) && THINGS[t.name].includes(t.material)));
+  const hunters = w.animals.filter((a) => a.diet === "meat");
+  assertEquals(hunters.length, 8); // a quarter of 32
+  for (const a of w.animals) {
+    if (a.diet !== "meat") {
+      assertEquals(a.prey, null);
+      continue;
+    }
+    const prey = ix.animal.get(a.prey!)!;
+    assert(prey !== a);
+    const anySmaller = w.animals.some((b) => sizeRank(b.size) < sizeRank(a.size));
+    assert(!anySmaller || sizeRank(prey.size) < sizeRank(a.size), `${a.name} hunts a bigger ${prey.name}`);
+  }
+});
+
+Deno.test("every rule holds for some animals and not for others", () => {
+  const w = generateWorld({}, 0);
+  assert(w.rules.length >= 10);
+  assertEquals(new Set(w.rules.map((r) => r.label)).size, w.rules.length);
+  for (const r of w.rules) {
+    const n = w.animals.filter((a) => a[r.attribute] === r.value).length;
+    assert(n > 0 && n < w.animals.length, `${r.attribute}=${r.value}`);
+  }
+});
+
+Deno.test("every goal's working and failing materials are disjoint", () => {
+  for (const g of GOALS) assert(g.ok.every((m) => !g.bad.includes(m)) && g.ok.length > 0 && g.bad.length > 0, g.id);
+});
+
+Deno.test("frame fillings agree with the world", () => {
+  const w = generateWorld({}, 0);
+  const ix = indexWorld(w);
+  const fit = framePairs(w, FRAMES.find((f) => f.id === "fit")!);
+  assert(fit.length > 0);
+  for (const { a, b } of fit) assert(sizeRank(ix.thing.get(a)!.size) > sizeRank(ix.thing.get(b)!.size));
+  const flee = framePairs(w, FRAMES.find((f) => f.id === "flee")!);
+  for (const { a, b } of flee) assertEquals(ix.animal.get(b)!.prey, a);
+  const give = framePairs(w, FRAMES.find((f) => f.id === "give")!);
+  for (const { a, b, c } of give) assert(ix.thing.get(c!)!.owner === a && a !== b);
+  assertEquals(
+    fillFrame(FRAMES[0], { a: "box", b: "cup" }, 1),
+    "the box did not fit in the cup because the _ was too small.",
+  );
+  assertEquals(
+    fillFrame(FRAMES[0], { a: "box", b: "cup" }, 0, "box"),
+    "the box did not fit in the cup because the box was too big.",
+  );
+});
+
+Deno.test("bad world configs are one-line ConfigErrors naming the field", () => {
+  assertThrows(
+    () => generateWorld({ animals: 8, people: 9 }, 0),
+    ConfigError,
+    "world.people: must be at most world.animals",
+  );
+  assertThrows(() => generateWorld({ animals: 1000 }, 0), ConfigError, "world.animals");
+  assertThrows(() => generateWorld({ colours: 3 } as never, 0), ConfigError, "unknown key 'colours'");
+});

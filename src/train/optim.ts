@@ -1,0 +1,62 @@
+/**
+ * AdamW (Loshchilov & Hutter), as `torch.optim.AdamW` computes it — tfjs ships Adam without decoupled
+ * weight decay. Per parameter p with gradient g at step t (1-based):
+ *   p ← p − lr·λ·p
+ *   m ← β1·m + (1 − β1)·g;   v ← β2·v + (1 − β2)·g²
+ *   p ← p − lr · (m / (1 − β1ᵗ)) / (√(v / (1 − β2ᵗ)) + ε)
+ * The moments are plain tensors owned here, so checkpoints can save and restore them exactly.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+export interface AdamWOptions {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+export class AdamW {
+  /** Steps taken so far (t of the last update). */
+  step = 0;
+  readonly m = new Map<string, tf.Tensor>();
+  readonly v = new Map<string, tf.Tensor>();
+
+  /** `params` by stable name (checkpoint keys). */
+  constructor(readonly params: Map<string, tf.Variable>, readonly opts: AdamWOptions) {
+    for (const [name, p] of params) {
+      this.m.set(name, tf.keep(tf.zerosLike(p)));
+      this.v.set(name, tf.keep(tf.zerosLike(p)));
+    }
+  }
+
+  /** One update with gradients keyed by parameter name; grads are not disposed. */
+  update(grads: Map<string, tf.Tensor>, lr: number): void {
+    this.step++;
+    const { beta1, beta2, eps, weightDecay } = this.opts;
+    const c1 = 1 - beta1 ** this.step;
+    const c2 = 1 - beta2 ** this.step;
+    for (const [name, p] of this.params) {
+      const g = grads.get(name);
+      if (!g) continue; // a parameter the loss did not reach (e.g. a gate that never opened)
+      const [m, v, next] = tf.tidy(() => {
+        const m = this.m.get(name)!.mul(beta1).add(g.mul(1 - beta1));
+        const v = this.v.get(name)!.mul(beta2).add(g.square().mul(1 - beta2));
+        const decayed = weightDecay > 0 ? p.mul(1 - lr * weightDecay) : p;
+        const next = decayed.sub(m.div(c1).div(v.div(c2).sqrt().add(eps)).mul(lr));
+        return [m, v, next];
+      });
+      this.m.get(name)!.dispose();
+      this.v.get(name)!.dispose();
+      this.m.set(name, tf.keep(m));
+      this.v.set(name, tf.keep(v));
+      p.assign(next);
+      next.dispose();
+    }
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}
