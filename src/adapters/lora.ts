@@ -9,7 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { z } from "../config.ts";
-import type { Rng } from "../util/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { kaimingUniform, param } from "./init.ts";
 import { type Adapter, countParams, type DropoutSpec } from "./types.ts";
 
@@ -37,6 +37,19 @@ export interface LoraBankSpec {
   rsLora?: boolean;
   /** A separate dropout mask per expert (AdaMoLE, MoE-PEFT) or one shared by the bank (MoLA). */
   dropoutPerExpert?: boolean;
+}
+
+/**
+ * Inverted-dropout multiplier of `shape`: 1/(1 − rate) with probability 1 − rate, else 0, drawn on the host
+ * from the seeded `Rng` (one pass; tf.dropout needs five tensor ops and tfjs's slower generator).
+ */
+export function dropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
+  const rng = new Rng(seed);
+  const keep = 1 / (1 - rate);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const m = new Float32Array(n);
+  for (let i = 0; i < n; i++) m[i] = rng.next() < rate ? 0 : keep;
+  return tf.tensor(m, shape);
 }
 
 export class LoraBank implements Adapter {
@@ -78,11 +91,10 @@ export class LoraBank implements Adapter {
     const N = this.nExperts;
     const rate = dropout?.rate ?? 0;
     if (rate > 0 && this.spec.dropoutPerExpert && N > 1) {
-      const xs = tf.broadcastTo(x, [N, T, this.dIn]); // [N, T, d_in]
-      const xd = tf.dropout(xs, rate, undefined, dropout!.seed); // independent mask per expert
+      const xd = x.mul(dropoutMask([N, T, this.dIn], rate, dropout!.seed)); // [N, T, d_in], a mask per expert
       return tf.matMul(xd, this.A, false, true).transpose([1, 0, 2]) as tf.Tensor3D; // [T, N, r]
     }
-    const xd = rate > 0 ? tf.dropout(x, rate, undefined, dropout!.seed) : x; // [T, d_in]
+    const xd = rate > 0 ? x.mul(dropoutMask([T, this.dIn], rate, dropout!.seed)) : x; // [T, d_in]
     const a = this.A.reshape([N * r, this.dIn]); // [N·r, d_in]
     return tf.matMul(xd, a, false, true).reshape([T, N, r]) as tf.Tensor3D;
   }

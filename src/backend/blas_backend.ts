@@ -1,11 +1,22 @@
 /**
  * The `blas` tfjs backend: every kernel of the pure-JS cpu backend, except that `BatchMatMul` and
- * `_FusedMatMul` run through the system BLAS's `cblas_sgemm`. tfjs expresses every matmul gradient
- * through these two kernels, so training steps get the BLAS speed too.
+ * `_FusedMatMul` run through the system BLAS's `cblas_sgemm` (tfjs expresses every matmul gradient through
+ * these two, so training steps get the BLAS speed too), and the elementwise, softmax and transpose kernels
+ * that then dominated a training step's profile are replaced by faster loops (`fast_kernels.ts`).
  */
 import * as tf from "@tensorflow/tfjs";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { type Blas, loadBlas } from "./blas_ffi.ts";
+import {
+  FAST_BINARY_OPS,
+  FAST_UNARY_OPS,
+  fastBinary,
+  fastMean,
+  fastSoftmax,
+  fastSum,
+  fastTranspose,
+  fastUnary,
+} from "./fast_kernels.ts";
 
 export const BLAS_BACKEND = "blas";
 
@@ -158,6 +169,18 @@ export function registerBlasBackend(): boolean {
     backendName: BLAS_BACKEND,
     kernelFunc: ((args: KernelArgs) => blasFusedMatMul(blas, args)) as unknown as tf.KernelFunc,
   });
+  const fast: [string, unknown][] = [
+    ...FAST_BINARY_OPS.map((name) => [name, fastBinary(name)] as [string, unknown]),
+    ...FAST_UNARY_OPS.map((name) => [name, fastUnary(name)] as [string, unknown]),
+    [tf.Softmax, fastSoftmax],
+    [tf.Transpose, fastTranspose],
+    [tf.Sum, fastSum],
+    [tf.Mean, fastMean],
+  ];
+  for (const [kernelName, fn] of fast) {
+    tf.unregisterKernel(kernelName, BLAS_BACKEND);
+    tf.registerKernel({ kernelName, backendName: BLAS_BACKEND, kernelFunc: fn as tf.KernelFunc });
+  }
   // Priority below cpu's, so tfjs never picks it on its own: the harness selects backends explicitly.
   tf.registerBackend(BLAS_BACKEND, () => new MathBackendCPU(), -1);
   registered = true;

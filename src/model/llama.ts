@@ -61,34 +61,81 @@ export function rmsNorm(x: tf.Tensor2D, gain: tf.Tensor, eps: number): tf.Tensor
   return tf.tidy(() => x.mul(tf.rsqrt(x.square().mean(1, true).add(eps))).mul(gain) as tf.Tensor2D);
 }
 
-/** q·cos + rotate_half(q)·sin for x [B, S, heads, hd] with cos/sin [S, hd]. */
-export function applyRope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [, S, , hd] = x.shape;
-    const half = hd / 2;
-    const x1 = x.slice([0, 0, 0, 0], [-1, -1, -1, half]);
-    const x2 = x.slice([0, 0, 0, half], [-1, -1, -1, half]);
-    const rotated = tf.concat([x2.neg(), x1], 3); // rotate_half(x) = (−x₂, x₁)
-    const c = cos.slice([0, 0], [S, hd]).reshape([1, S, 1, hd]);
-    const s = sin.slice([0, 0], [S, hd]).reshape([1, S, 1, hd]);
-    return x.mul(c).add(rotated.mul(s)) as tf.Tensor4D;
-  });
+/**
+ * RoPE on the token-major layout x [T, heads·hd]: x·cos + rotate_half(x)·sin, with rotate_half as one matmul
+ * by a block-diagonal signed permutation R (per head: (x₁, x₂) ↦ (−x₂, x₁)) and cos/sin tables already laid out
+ * as [T, heads·hd], so every op is same-shape (tfjs's pure-JS broadcasting is slow) or a BLAS matmul.
+ */
+export function applyRope(x: tf.Tensor2D, tables: RopeTables): tf.Tensor2D {
+  return tf.tidy(() => x.mul(tables.cos).add(tf.matMul(x, tables.rotate).mul(tables.sin)) as tf.Tensor2D);
 }
 
-/** [B, kv, S, hd] → [B, H, S, hd], head h reading kv head ⌊h / (H/kv)⌋ (`repeat_kv`). */
-function repeatKv(x: tf.Tensor4D, rep: number): tf.Tensor4D {
-  if (rep === 1) return x;
-  const [B, kv, S, hd] = x.shape;
-  // at rank 4: tfjs has no gradient for rank-5 tile (which broadcastTo uses)
-  return tf.broadcastTo(x.reshape([B, kv, 1, S * hd]), [B, kv, rep, S * hd]).reshape([B, kv * rep, S, hd]);
+export interface RopeTables {
+  /** [T, heads·hd] */
+  cos: tf.Tensor2D;
+  sin: tf.Tensor2D;
+  /** [heads·hd, heads·hd]: x·R = rotate_half(x) per head. */
+  rotate: tf.Tensor2D;
+}
+
+/** RoPE tables for B sequences of S positions and `heads` heads of width hd. */
+export function ropeLayout(cfg: LlamaConfig, B: number, S: number, heads: number): RopeTables {
+  const hd = cfg.headDim;
+  const half = hd / 2;
+  const { cos, sin } = ropeTables(cfg, S); // [S, hd]
+  const D = heads * hd;
+  const c = new Float32Array(B * S * D);
+  const s = new Float32Array(B * S * D);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < S; t++) {
+      for (let h = 0; h < heads; h++) {
+        const at = (b * S + t) * D + h * hd;
+        c.set(cos.subarray(t * hd, (t + 1) * hd), at);
+        s.set(sin.subarray(t * hd, (t + 1) * hd), at);
+      }
+    }
+  }
+  const r = new Float32Array(D * D); // y_j = Σ_i x_i R_ij
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < half; i++) {
+      const lo = h * hd + i;
+      const hi = lo + half;
+      r[hi * D + lo] = -1; // y_lo = −x_hi
+      r[lo * D + hi] = 1; // y_hi = x_lo
+    }
+  }
+  return {
+    cos: tf.tensor2d(c, [B * S, D]),
+    sin: tf.tensor2d(s, [B * S, D]),
+    rotate: tf.tensor2d(r, [D, D]),
+  };
+}
+
+/**
+ * Embedding lookup with a matmul gradient: rows of E for `ids`, and dE = onehot(ids)ᵀ · dy. tfjs's own gather
+ * gradient (UnsortedSegmentSum) is O(V·T·d) in pure JS on cpu and missing on wasm; the embedding is trainable
+ * only while the small embedded base is pretrained.
+ */
+export function embed(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  if (!(table as tf.Variable).trainable) return tf.gather(table, ids) as tf.Tensor2D;
+  const f = tf.customGrad((...args: (tf.Tensor | unknown)[]) => {
+    const [e, i] = args as [tf.Tensor2D, tf.Tensor1D];
+    return {
+      value: tf.gather(e, i),
+      gradFunc: (
+        dy: tf.Tensor,
+      ) => [tf.matMul(tf.oneHot(i, e.shape[0]), dy as tf.Tensor2D, true, false), tf.zerosLike(i)],
+    };
+  });
+  return f(table, ids) as tf.Tensor2D;
 }
 
 export class LlamaModel {
   readonly cfg: LlamaConfig;
   readonly blocks: Block[];
   readonly method: MethodConfig | null;
-  private rope: { cos: tf.Tensor2D; sin: tf.Tensor2D; len: number } | null = null;
-  private causal = new Map<number, tf.Tensor2D>();
+  /** Per (B, S): RoPE tables for queries and keys, and the causal mask; kept across calls. */
+  private layouts = new Map<string, { q: RopeTables; k: RopeTables; causal: tf.Tensor3D }>();
 
   /** The base with adapters for `method` (null: the bare base, e.g. for pretraining). */
   constructor(readonly base: BaseWeights, method: MethodConfig | null, rng: Rng) {
@@ -148,44 +195,53 @@ export class LlamaModel {
     return { index: i, attnNorm: w("input_layernorm"), mlpNorm: w("post_attention_layernorm"), proj, moa };
   }
 
-  private ropeFor(S: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
-    if (!this.rope || this.rope.len < S) {
-      if (this.rope) tf.dispose([this.rope.cos, this.rope.sin]);
-      const len = Math.max(S, 64);
-      const { cos, sin } = ropeTables(this.cfg, len);
-      this.rope = {
-        cos: tf.keep(tf.tensor2d(cos, [len, this.cfg.headDim])),
-        sin: tf.keep(tf.tensor2d(sin, [len, this.cfg.headDim])),
-        len,
+  /**
+   * RoPE tables, and the additive causal mask [B·kv, rep·S, S] of grouped attention (row i is query position
+   * i mod S: 0 at or below it, −1e9 above), for (B, S).
+   */
+  private layout(B: number, S: number) {
+    const key = `${B}x${S}`;
+    let l = this.layouts.get(key);
+    if (!l) {
+      const { nHeads: H, nKvHeads: kv } = this.cfg;
+      const rows = (H / kv) * S;
+      const mask = new Float32Array(B * kv * rows * S);
+      for (let g = 0; g < B * kv; g++) {
+        for (let i = 0; i < rows; i++) {
+          const at = (g * rows + i) * S;
+          mask.fill(-1e9, at + (i % S) + 1, at + S);
+        }
+      }
+      const made = {
+        q: ropeLayout(this.cfg, B, S, H),
+        k: ropeLayout(this.cfg, B, S, kv),
+        causal: tf.tensor3d(mask, [B * kv, rows, S]),
       };
+      for (const t of [made.q.cos, made.q.sin, made.q.rotate, made.k.cos, made.k.sin, made.k.rotate, made.causal]) {
+        tf.keep(t);
+      }
+      this.layouts.set(key, made);
+      l = made;
     }
-    return this.rope;
-  }
-
-  /** [S, S] additive mask: 0 at or below the diagonal, −1e9 above. */
-  private causalMask(S: number): tf.Tensor2D {
-    let m = this.causal.get(S);
-    if (!m) {
-      const data = new Float32Array(S * S);
-      for (let i = 0; i < S; i++) for (let j = i + 1; j < S; j++) data[i * S + j] = -1e9;
-      m = tf.keep(tf.tensor2d(data, [S, S]));
-      this.causal.set(S, m);
-    }
-    return m;
+    return l;
   }
 
   private attention(b: Block, h: tf.Tensor2D, B: number, S: number, ctx: ForwardContext, gate: GateFn) {
     const { nHeads: H, nKvHeads: kv, headDim: hd } = this.cfg;
     const T = B * S;
-    const { cos, sin } = this.ropeFor(S);
-    const q = applyRope(b.proj.q.forward(h, ctx, gate("Q")).reshape([B, S, H, hd]), cos, sin); // [B, S, H, hd]
-    const k = applyRope(b.proj.k.forward(h, ctx, gate("K")).reshape([B, S, kv, hd]), cos, sin); // [B, S, kv, hd]
-    const v = b.proj.v.forward(h, ctx, gate("V")).reshape([B, S, kv, hd]);
-    const qh = q.transpose([0, 2, 1, 3]); // [B, H, S, hd]
-    const kh = repeatKv(k.transpose([0, 2, 1, 3]) as tf.Tensor4D, H / kv); // [B, H, S, hd]
-    const vh = repeatKv(v.transpose([0, 2, 1, 3]) as tf.Tensor4D, H / kv);
-    const scores = tf.matMul(qh, kh, false, true).mul(1 / Math.sqrt(hd)).add(this.causalMask(S)); // [B, H, S, S]
-    let out = tf.matMul(tf.softmax(scores), vh).transpose([0, 2, 1, 3]).reshape([T, H * hd]) as tf.Tensor2D;
+    const l = this.layout(B, S);
+    const q = applyRope(b.proj.q.forward(h, ctx, gate("Q")), l.q); // [T, H·hd]
+    const k = applyRope(b.proj.k.forward(h, ctx, gate("K")), l.k); // [T, kv·hd]
+    const v = b.proj.v.forward(h, ctx, gate("V")); // [T, kv·hd]
+    // Grouped-query attention without repeating k/v: the rep = H/kv query heads that share a kv head are
+    // stacked along the sequence axis, [B·kv, rep·S, hd], against that head's keys [B·kv, S, hd].
+    const heads = (x: tf.Tensor2D, n: number) => x.reshape([B, S, n, hd]).transpose([0, 2, 1, 3]); // [B, n, S, hd]
+    const qg = heads(q, H).reshape([B * kv, (H / kv) * S, hd]);
+    const kg = heads(k, kv).reshape([B * kv, S, hd]);
+    const vg = heads(v, kv).reshape([B * kv, S, hd]);
+    const scores = tf.matMul(qg, kg, false, true).mul(1 / Math.sqrt(hd)).add(l.causal); // [B·kv, rep·S, S]
+    const ctxv = tf.matMul(tf.softmax(scores), vg); // [B·kv, rep·S, hd]
+    let out = ctxv.reshape([B, H, S, hd]).transpose([0, 2, 1, 3]).reshape([T, H * hd]) as tf.Tensor2D;
     if (b.moa?.prompt) {
       const wk = this.base.get(hfParamName("k_proj", b.index)) as tf.Tensor2D;
       const wv = this.base.get(hfParamName("v_proj", b.index)) as tf.Tensor2D;
@@ -222,7 +278,7 @@ export class LlamaModel {
   /** Final hidden states [B·S, d] for token ids [B, S]. */
   hidden(ids: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
     const [B, S] = ids.shape;
-    let x = tf.gather(this.base.get(hfParamName("embed_tokens")), ids.reshape([B * S])) as tf.Tensor2D; // [T, d]
+    let x = embed(this.base.get(hfParamName("embed_tokens")) as tf.Tensor2D, ids.reshape([B * S])); // [T, d]
     for (const b of this.blocks) x = this.block(b, x, B, S, ctx);
     return rmsNorm(x, this.base.get(hfParamName("norm")), this.cfg.rmsNormEps);
   }
@@ -277,10 +333,10 @@ export class LlamaModel {
   /** Dispose the adapters and cached constants (the base belongs to its owner). */
   dispose(): void {
     tf.dispose([...this.adapterParams().values()]);
-    if (this.rope) tf.dispose([this.rope.cos, this.rope.sin]);
-    for (const m of this.causal.values()) m.dispose();
-    this.causal.clear();
-    this.rope = null;
+    for (const l of this.layouts.values()) {
+      tf.dispose([l.q.cos, l.q.sin, l.q.rotate, l.k.cos, l.k.sin, l.k.rotate, l.causal]);
+    }
+    this.layouts.clear();
   }
 }
 
@@ -288,12 +344,12 @@ type GateFn = (type: MoaType) => tf.Tensor2D | null;
 
 /**
  * Mean next-token cross-entropy over positions where `lossMask` [T] is 1:
- * Σ mask·(logsumexp(z) − z[target]) / Σ mask.
+ * Σ mask·(logsumexp(z) − z[target]) / Σ mask. z[target] is read through a one-hot product (same cost as the
+ * log-sum-exp; gather with batchDims crashes tfjs-wasm and its gradient is missing there).
  */
 export function lmLoss(logits: tf.Tensor2D, targets: tf.Tensor1D, lossMask: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => {
-    const T = logits.shape[0];
-    const picked = tf.gather(logits, targets.reshape([T, 1]), 1, 1).reshape([T]); // z[target]
+    const picked = logits.mul(tf.oneHot(targets, logits.shape[1])).sum(1); // z[target], [T]
     const nll = tf.logSumExp(logits, 1).sub(picked); // [T]
     return nll.mul(lossMask).sum().div(lossMask.sum().maximum(1)) as tf.Scalar;
   });

@@ -1,0 +1,321 @@
+/**
+ * Faster pure-JS kernels for the `blas` backend, where profiles of a training step showed tfjs-cpu's
+ * generic code dominating once matmuls went to BLAS:
+ * - broadcasting binary ops (Add, Sub, Multiply, RealDiv, and the comparisons the routers' masks use):
+ *   tfjs-cpu converts every output index to coordinates; here shapes are collapsed to runs with fixed
+ *   strides and each op is one tight loop;
+ * - Softmax over the last axis, one pass per row;
+ * - Transpose permutations that keep the last axis, as contiguous row copies.
+ * Anything else (other dtypes, other permutations) falls back to the cpu kernel.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+
+type TensorInfo = tf.TensorInfo;
+export interface KernelArgs {
+  inputs: Record<string, TensorInfo | undefined>;
+  backend: MathBackendCPU;
+  attrs?: Record<string, unknown>;
+}
+export type KernelFn = (args: KernelArgs) => TensorInfo;
+
+export function cpuKernel(name: string): KernelFn {
+  const k = tf.getKernel(name, "cpu");
+  if (!k) throw new Error(`tfjs cpu backend has no kernel ${name}`);
+  return k.kernelFunc as unknown as KernelFn;
+}
+
+const values = (b: MathBackendCPU, t: TensorInfo) => b.data.get(t.dataId).values as Float32Array;
+
+/** Strided runs covering a broadcast: for each outer index, offsets into a, b and out, then `len` steps. */
+interface Plan {
+  outShape: number[];
+  size: number;
+  len: number;
+  aStep: number;
+  bStep: number;
+  aOff: Int32Array;
+  bOff: Int32Array;
+}
+
+/** Collapse broadcast shapes into runs; dims of size 1 drop out, neighbours with the same pattern merge. */
+export function broadcastPlan(aShape: number[], bShape: number[]): Plan {
+  const outShape = tf.broadcast_util.assertAndGetBroadcastShape(aShape, bShape);
+  const r = outShape.length;
+  const pa = [...Array(r - aShape.length).fill(1), ...aShape];
+  const pb = [...Array(r - bShape.length).fill(1), ...bShape];
+  // merged dims: [size, aStrideFlag, bStrideFlag] where the flag says whether the operand varies along it
+  const dims: { n: number; a: boolean; b: boolean }[] = [];
+  for (let i = 0; i < r; i++) {
+    if (outShape[i] === 1) continue;
+    const d = { n: outShape[i], a: pa[i] !== 1, b: pb[i] !== 1 };
+    const last = dims.at(-1);
+    if (last && last.a === d.a && last.b === d.b) last.n *= d.n;
+    else dims.push(d);
+  }
+  const size = outShape.reduce((x, y) => x * y, 1);
+  if (dims.length === 0) dims.push({ n: 1, a: false, b: false });
+  const inner = dims.at(-1)!;
+  const outer = dims.slice(0, -1);
+  // operand strides of each merged dim (in elements of that operand)
+  const strides = (flag: "a" | "b") => {
+    const s = new Array(dims.length).fill(0);
+    let acc = 1;
+    for (let i = dims.length - 1; i >= 0; i--) {
+      if (dims[i][flag]) {
+        s[i] = acc;
+        acc *= dims[i].n;
+      }
+    }
+    return s;
+  };
+  const sa = strides("a");
+  const sb = strides("b");
+  const nOuter = size / inner.n;
+  const aOff = new Int32Array(nOuter);
+  const bOff = new Int32Array(nOuter);
+  const idx = new Array(outer.length).fill(0);
+  let ao = 0;
+  let bo = 0;
+  for (let o = 0; o < nOuter; o++) {
+    aOff[o] = ao;
+    bOff[o] = bo;
+    for (let d = outer.length - 1; d >= 0; d--) { // odometer increment with incremental offsets
+      idx[d]++;
+      ao += sa[d];
+      bo += sb[d];
+      if (idx[d] < outer[d].n) break;
+      ao -= sa[d] * outer[d].n;
+      bo -= sb[d] * outer[d].n;
+      idx[d] = 0;
+    }
+  }
+  return { outShape, size, len: inner.n, aStep: inner.a ? 1 : 0, bStep: inner.b ? 1 : 0, aOff, bOff };
+}
+
+type Loop = (p: Plan, a: Float32Array, b: Float32Array, out: Float32Array) => void;
+
+// One loop per op keeps each inner loop monomorphic (a shared loop calling an op closure would not inline).
+const LOOPS: Record<string, Loop> = {
+  [tf.Add]: (p, a, b, out) => {
+    for (let o = 0, w = 0; o < p.aOff.length; o++) {
+      for (let i = 0, ia = p.aOff[o], ib = p.bOff[o]; i < p.len; i++, ia += p.aStep, ib += p.bStep) {
+        out[w++] = a[ia] + b[ib];
+      }
+    }
+  },
+  [tf.Sub]: (p, a, b, out) => {
+    for (let o = 0, w = 0; o < p.aOff.length; o++) {
+      for (let i = 0, ia = p.aOff[o], ib = p.bOff[o]; i < p.len; i++, ia += p.aStep, ib += p.bStep) {
+        out[w++] = a[ia] - b[ib];
+      }
+    }
+  },
+  [tf.Multiply]: (p, a, b, out) => {
+    for (let o = 0, w = 0; o < p.aOff.length; o++) {
+      for (let i = 0, ia = p.aOff[o], ib = p.bOff[o]; i < p.len; i++, ia += p.aStep, ib += p.bStep) {
+        out[w++] = a[ia] * b[ib];
+      }
+    }
+  },
+  [tf.RealDiv]: (p, a, b, out) => {
+    for (let o = 0, w = 0; o < p.aOff.length; o++) {
+      for (let i = 0, ia = p.aOff[o], ib = p.bOff[o]; i < p.len; i++, ia += p.aStep, ib += p.bStep) {
+        out[w++] = a[ia] / b[ib];
+      }
+    }
+  },
+};
+
+/** Comparisons with broadcasting, writing 0/1 into a bool (Uint8Array) output. */
+type BoolLoop = (p: Plan, a: Float32Array, b: Float32Array, out: Uint8Array) => void;
+const COMPARISONS: Record<string, BoolLoop> = {
+  [tf.Greater]: (p, a, b, out) => {
+    for (let o = 0, w = 0; o < p.aOff.length; o++) {
+      for (let i = 0, ia = p.aOff[o], ib = p.bOff[o]; i < p.len; i++, ia += p.aStep, ib += p.bStep) {
+        out[w++] = a[ia] > b[ib] ? 1 : 0;
+      }
+    }
+  },
+  [tf.GreaterEqual]: (p, a, b, out) => {
+    for (let o = 0, w = 0; o < p.aOff.length; o++) {
+      for (let i = 0, ia = p.aOff[o], ib = p.bOff[o]; i < p.len; i++, ia += p.aStep, ib += p.bStep) {
+        out[w++] = a[ia] >= b[ib] ? 1 : 0;
+      }
+    }
+  },
+  [tf.Less]: (p, a, b, out) => {
+    for (let o = 0, w = 0; o < p.aOff.length; o++) {
+      for (let i = 0, ia = p.aOff[o], ib = p.bOff[o]; i < p.len; i++, ia += p.aStep, ib += p.bStep) {
+        out[w++] = a[ia] < b[ib] ? 1 : 0;
+      }
+    }
+  },
+  [tf.LessEqual]: (p, a, b, out) => {
+    for (let o = 0, w = 0; o < p.aOff.length; o++) {
+      for (let i = 0, ia = p.aOff[o], ib = p.bOff[o]; i < p.len; i++, ia += p.aStep, ib += p.bStep) {
+        out[w++] = a[ia] <= b[ib] ? 1 : 0;
+      }
+    }
+  },
+  [tf.Equal]: (p, a, b, out) => {
+    for (let o = 0, w = 0; o < p.aOff.length; o++) {
+      for (let i = 0, ia = p.aOff[o], ib = p.bOff[o]; i < p.len; i++, ia += p.aStep, ib += p.bStep) {
+        out[w++] = a[ia] === b[ib] ? 1 : 0;
+      }
+    }
+  },
+};
+
+export const FAST_BINARY_OPS = [...Object.keys(LOOPS), ...Object.keys(COMPARISONS)];
+
+/** A float32 broadcasting binary kernel; other dtypes go to the cpu kernel. */
+export function fastBinary(name: string): KernelFn {
+  const fallback = cpuKernel(name);
+  return (args) => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    if (a.dtype !== "float32" || b.dtype !== "float32") return fallback(args);
+    const p = broadcastPlan(a.shape, b.shape);
+    const [av, bv] = [values(args.backend, a), values(args.backend, b)];
+    if (name in COMPARISONS) {
+      const out = new Uint8Array(p.size);
+      if (p.size > 0) COMPARISONS[name](p, av, bv, out);
+      return args.backend.makeTensorInfo(p.outShape, "bool", out);
+    }
+    const out = new Float32Array(p.size);
+    if (p.size > 0) LOOPS[name](p, av, bv, out);
+    return args.backend.makeTensorInfo(p.outShape, "float32", out);
+  };
+}
+
+/** Softmax over the last axis, one row at a time (max-shifted). */
+export function fastSoftmax(args: KernelArgs): TensorInfo {
+  const logits = args.inputs.logits!;
+  const dim = args.attrs?.dim as number;
+  if (logits.dtype !== "float32" || (dim !== -1 && dim !== logits.shape.length - 1)) {
+    return cpuKernel(tf.Softmax)(args);
+  }
+  const x = values(args.backend, logits);
+  const n = logits.shape.at(-1) ?? 1;
+  const out = new Float32Array(x.length);
+  for (let r = 0; r < x.length; r += n) {
+    let max = -Infinity;
+    for (let i = r; i < r + n; i++) if (x[i] > max) max = x[i];
+    let sum = 0;
+    for (let i = r; i < r + n; i++) sum += out[i] = Math.exp(x[i] - max);
+    const inv = 1 / sum;
+    for (let i = r; i < r + n; i++) out[i] *= inv;
+  }
+  return args.backend.makeTensorInfo(logits.shape, "float32", out);
+}
+
+/** Transpose that keeps the last axis in place: copies contiguous rows; other permutations use the cpu kernel. */
+export function fastTranspose(args: KernelArgs): TensorInfo {
+  const x = args.inputs.x!;
+  const perm = args.attrs?.perm as number[];
+  const r = x.shape.length;
+  if (r < 2 || perm[r - 1] !== r - 1 || x.dtype !== "float32") return cpuKernel(tf.Transpose)(args);
+  const inner = x.shape[r - 1];
+  const src = values(args.backend, x);
+  const outShape = perm.map((p) => x.shape[p]);
+  const out = new Float32Array(src.length);
+  // source strides of each output axis (in elements)
+  const inStrides = new Array(r).fill(1);
+  for (let i = r - 2; i >= 0; i--) inStrides[i] = inStrides[i + 1] * x.shape[i + 1];
+  const stepOf = perm.slice(0, r - 1).map((p) => inStrides[p]);
+  const outer = outShape.slice(0, r - 1);
+  const idx = new Array(r - 1).fill(0);
+  let from = 0;
+  for (let w = 0; w < out.length; w += inner) {
+    out.set(src.subarray(from, from + inner), w);
+    for (let d = r - 2; d >= 0; d--) {
+      idx[d]++;
+      from += stepOf[d];
+      if (idx[d] < outer[d]) break;
+      from -= stepOf[d] * outer[d];
+      idx[d] = 0;
+    }
+  }
+  return args.backend.makeTensorInfo(outShape, "float32", out);
+}
+
+/**
+ * Sum (or Mean) over contiguous axes, as out[o, i] = Σ_r x[o, r, i] with strided loops; tfjs-cpu transposes
+ * the reduced axes innermost first (slow for a leading axis, e.g. a broadcast's gradient).
+ */
+function reduceContiguous(args: KernelArgs, mean: boolean, name: string): TensorInfo {
+  const x = args.inputs.x!;
+  const { keepDims } = (args.attrs ?? {}) as { keepDims?: boolean };
+  const axes = tf.util.parseAxisParam(args.attrs?.axis as number | number[], x.shape).sort((a, b) => a - b);
+  const contiguous = axes.every((a, i) => i === 0 || a === axes[i - 1] + 1);
+  if (x.dtype !== "float32" || !contiguous || axes.length === 0) return cpuKernel(name)(args);
+  const shape = x.shape;
+  const outer = shape.slice(0, axes[0]).reduce((a, b) => a * b, 1);
+  const red = axes.reduce((a, ax) => a * shape[ax], 1);
+  const inner = shape.slice(axes.at(-1)! + 1).reduce((a, b) => a * b, 1);
+  const src = values(args.backend, x);
+  const out = new Float32Array(outer * inner);
+  for (let o = 0; o < outer; o++) {
+    const base = o * red * inner;
+    if (inner === 1) {
+      let s = 0;
+      for (let r = 0; r < red; r++) s += src[base + r];
+      out[o] = s;
+      continue;
+    }
+    const w = o * inner;
+    for (let r = 0; r < red; r++) {
+      for (let i = 0, at = base + r * inner; i < inner; i++) out[w + i] += src[at + i];
+    }
+  }
+  if (mean) { for (let i = 0; i < out.length; i++) out[i] /= red; }
+  const outShape = keepDims
+    ? shape.map((d, i) => (axes.includes(i) ? 1 : d))
+    : shape.filter((_, i) => !axes.includes(i));
+  return args.backend.makeTensorInfo(outShape, "float32", out);
+}
+
+export const fastSum: KernelFn = (args) => reduceContiguous(args, false, tf.Sum);
+export const fastMean: KernelFn = (args) => reduceContiguous(args, true, tf.Mean);
+
+type UnaryLoop = (x: Float32Array, out: Float32Array) => void;
+
+// One loop per op, as for the binary ops.
+const UNARY: Record<string, UnaryLoop> = {
+  [tf.Exp]: (x, out) => {
+    for (let i = 0; i < x.length; i++) out[i] = Math.exp(x[i]);
+  },
+  [tf.Log]: (x, out) => {
+    for (let i = 0; i < x.length; i++) out[i] = Math.log(x[i]);
+  },
+  [tf.Sigmoid]: (x, out) => {
+    for (let i = 0; i < x.length; i++) out[i] = 1 / (1 + Math.exp(-x[i]));
+  },
+  [tf.Neg]: (x, out) => {
+    for (let i = 0; i < x.length; i++) out[i] = -x[i];
+  },
+  [tf.Square]: (x, out) => {
+    for (let i = 0; i < x.length; i++) out[i] = x[i] * x[i];
+  },
+  [tf.Sqrt]: (x, out) => {
+    for (let i = 0; i < x.length; i++) out[i] = Math.sqrt(x[i]);
+  },
+  [tf.Rsqrt]: (x, out) => {
+    for (let i = 0; i < x.length; i++) out[i] = 1 / Math.sqrt(x[i]);
+  },
+};
+
+export const FAST_UNARY_OPS = Object.keys(UNARY);
+
+/** A float32 elementwise unary kernel; other dtypes go to the cpu kernel. */
+export function fastUnary(name: string): KernelFn {
+  const fallback = cpuKernel(name);
+  return (args) => {
+    const x = args.inputs.x!;
+    if (x.dtype !== "float32") return fallback(args);
+    const src = values(args.backend, x);
+    const out = new Float32Array(src.length);
+    UNARY[name](src, out);
+    return args.backend.makeTensorInfo(x.shape, "float32", out);
+  };
+}

@@ -1,0 +1,100 @@
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../backend/backend.ts";
+import type { Tokenizer } from "../data/tokenizer.ts";
+import type { QARecord } from "../data/types.ts";
+import { WordTokenizer } from "../data/word_tokenizer.ts";
+import type { LlamaModel } from "../model/llama.ts";
+import { assertAlmostEquals, assertEquals } from "../testing/asserts.ts";
+import { type EvalOptions, evaluate } from "./evaluate.ts";
+
+await initBackend("cpu");
+
+const TEXTS = [
+  "please choose the correct answer to the question : which ? answer1 : x answer2 : y answer3 : z",
+  "answer format : answer1 / answer2 / answer3 true false the correct answer is ### instruction response",
+];
+const tok = WordTokenizer.fromTexts(TEXTS);
+const id = (w: string) => tok.encode(w)[0];
+
+/** A stand-in model whose next-token logits depend only on the last input token, via `next`. */
+function stubModel(next: (last: number) => number, vocab = tok.vocabSize): LlamaModel {
+  return {
+    cfg: { vocabSize: vocab },
+    method: null,
+    logits: (ids: tf.Tensor2D) =>
+      tf.tidy(() => {
+        const flat = Array.from(ids.dataSync());
+        const rows = flat.map((last) => {
+          const row = new Array(vocab).fill(0);
+          row[next(last)] = 10;
+          return row;
+        });
+        return tf.tensor2d(rows, [flat.length, vocab]);
+      }),
+  } as unknown as LlamaModel;
+}
+
+function record(answer: string, task: QARecord["task"] = "social_i_qa"): QARecord {
+  return {
+    task,
+    instruction: "please choose the correct answer to the question : which ? answer1 : x answer2 : y answer3 : z\n\n" +
+      "answer format : answer1/answer2/answer3",
+    input: "",
+    output: `the correct answer is ${answer}`,
+    answer,
+  };
+}
+
+const OPTS: EvalOptions = { protocol: "score", template: "compact", maxLen: 64, batchSize: 2, maxNewTokens: 8 };
+
+Deno.test("score protocol: the candidate with the highest next-token log-prob after the prefix wins", async () => {
+  const model = stubModel(() => id("answer2"));
+  const records = [record("answer2"), record("answer1"), record("answer2"), record("answer3"), record("true", "boolq")];
+  records[4].instruction = "is it ? answer format : true/false";
+  const r = await evaluate(model, tok, records, OPTS);
+  assertEquals(r.protocol, "score");
+  assertEquals(r.perTask.social_i_qa, { n: 4, correct: 2, accuracy: 0.5, unanswered: 0 });
+  // boolq candidates are true/false; answer2 is not one, so both score equally and the first (true) wins
+  assertEquals(r.perTask.boolq, { n: 1, correct: 1, accuracy: 1, unanswered: 0 });
+  assertAlmostEquals(r.average, (0.5 + 1) / 2, 1e-12);
+});
+
+Deno.test("generate protocol: greedy decoding until eos, then the first answer word in the output", async () => {
+  // "the correct answer is answer3 </s>" as a chain: each token determines the next
+  const chain = new Map([
+    [id("response"), id("the")],
+    [id(":"), id("the")],
+    [id("the"), id("correct")],
+    [id("correct"), id("answer")],
+    [id("answer"), id("is")],
+    [id("is"), id("answer3")],
+    [id("answer3"), tok.eosId!],
+  ]);
+  const model = stubModel((last) => chain.get(last) ?? tok.eosId!);
+  const r = await evaluate(model, tok, [record("answer3"), record("answer1")], { ...OPTS, protocol: "generate" });
+  assertEquals(r.perTask.social_i_qa, { n: 2, correct: 1, accuracy: 0.5, unanswered: 0 });
+  const silent = stubModel(() => tok.eosId!);
+  const s = await evaluate(silent, tok, [record("answer1")], { ...OPTS, protocol: "generate" });
+  assertEquals(s.perTask.social_i_qa, { n: 1, correct: 0, accuracy: 0, unanswered: 1 });
+});
+
+Deno.test("score protocol sums token log-probs for multi-token candidates (real tokenizers)", async () => {
+  // a tokenizer that spells " answerK" as two tokens: "answer" + "K"
+  const digits = ["1", "2", "3"].map((d) => tok.encode("answer" + d)[0]);
+  const split: Tokenizer = {
+    ...tok,
+    vocabSize: tok.vocabSize,
+    padId: tok.padId,
+    bosId: tok.bosId,
+    eosId: tok.eosId,
+    decode: (ids) => tok.decode(ids),
+    encode: (text) => {
+      const m = /^ answer([123])$/.exec(text);
+      return m ? [id("answer"), digits[Number(m[1]) - 1]] : tok.encode(text);
+    },
+  };
+  // after "answer" the model prefers the token for "3"; after anything else, "answer"
+  const model = stubModel((last) => (last === id("answer") ? digits[2] : id("answer")));
+  const r = await evaluate(model, split, [record("answer3"), record("answer2")], OPTS);
+  assertEquals(r.perTask.social_i_qa!.correct, 1);
+});
