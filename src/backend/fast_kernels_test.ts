@@ -1,0 +1,108 @@
+import * as tf from "@tensorflow/tfjs";
+import { assertAllClose, assertEquals } from "../testing/asserts.ts";
+import { initBackend } from "./backend.ts";
+import { loadBlas } from "./blas_ffi.ts";
+import { broadcastPlan } from "./fast_kernels.ts";
+
+const hasBlas = loadBlas() !== null;
+
+function fill(shape: number[], seed: number): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed * 78.233) * 2);
+}
+
+/** Run `f` on cpu and on blas with the same inputs; compare values, shapes and dtypes. */
+async function same(what: string, shapes: number[][], f: (...xs: tf.Tensor[]) => tf.Tensor) {
+  const run = async (backend: "cpu" | "blas") => {
+    await initBackend(backend);
+    const out = tf.tidy(() => f(...shapes.map((s, i) => tf.tensor(fill(s, i), s))));
+    const r = { shape: out.shape, dtype: out.dtype, data: Array.from(await out.data()) };
+    out.dispose();
+    return r;
+  };
+  const want = await run("cpu");
+  const got = await run("blas");
+  assertEquals([got.shape, got.dtype], [want.shape, want.dtype], `${what} shape/dtype`);
+  assertAllClose(got.data, want.data, 1e-6, 1e-5, what);
+}
+
+const BROADCASTS: [number[], number[]][] = [
+  [[4, 5], [4, 5]],
+  [[4, 5], []],
+  [[], [4, 5]],
+  [[4, 5], [5]],
+  [[4, 5], [4, 1]],
+  [[4, 1], [1, 5]],
+  [[3, 4, 5], [4, 1]],
+  [[3, 1, 5], [3, 4, 1]],
+  [[2, 3, 4, 5], [3, 1, 5]],
+  [[6, 1, 1], [1, 4, 5]],
+  [[0, 5], [5]],
+];
+
+Deno.test({
+  name: "blas broadcasting add/sub/mul/div and comparisons equal cpu's on every broadcast pattern",
+  ignore: !hasBlas,
+  fn: async () => {
+    const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
+      ["add", tf.add],
+      ["sub", tf.sub],
+      ["mul", tf.mul],
+      ["div", (a, b) => tf.div(a, b.abs().add(0.5))],
+      ["greater", (a, b) => tf.greater(a, b).cast("float32")],
+      ["greaterEqual", (a, b) => tf.greaterEqual(a, b.round()).cast("float32")],
+      ["less", tf.less],
+      ["lessEqual", tf.lessEqual],
+      ["equal", (a, b) => tf.equal(a.round(), b.round())],
+    ];
+    for (const [sa, sb] of BROADCASTS) {
+      for (const [name, op] of ops) await same(`${name} ${JSON.stringify(sa)}·${JSON.stringify(sb)}`, [sa, sb], op);
+    }
+    await same("int32 add falls back", [[3, 4], [4]], (a, b) => tf.add(a.cast("int32"), b.cast("int32")));
+  },
+});
+
+Deno.test("broadcastPlan collapses dims into runs with the right steps", () => {
+  const p = broadcastPlan([3, 1, 5], [3, 4, 1]);
+  assertEquals(p.outShape, [3, 4, 5]);
+  assertEquals([p.len, p.aStep, p.bStep], [5, 1, 0]);
+  assertEquals(Array.from(p.aOff), [0, 0, 0, 0, 5, 5, 5, 5, 10, 10, 10, 10]);
+  assertEquals(Array.from(p.bOff), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  const q = broadcastPlan([2, 3, 4], [2, 3, 4]);
+  assertEquals([q.len, q.aOff.length], [24, 1]);
+});
+
+Deno.test({
+  name: "blas unary kernels, softmax, sums/means over contiguous axes and transposes equal cpu's",
+  ignore: !hasBlas,
+  fn: async () => {
+    for (const [name, f] of [["exp", tf.exp], ["sigmoid", tf.sigmoid], ["neg", tf.neg], ["square", tf.square]] as const) {
+      await same(name, [[7, 9]], f);
+    }
+    await same("log/sqrt/rsqrt", [[7, 9]], (x) => tf.concat([tf.log(x.abs().add(1)), tf.sqrt(x.abs()), tf.rsqrt(x.abs().add(1))]));
+    await same("softmax last axis", [[3, 4, 17]], (x) => tf.softmax(x));
+    await same("softmax rank 1", [[11]], (x) => tf.softmax(x));
+    for (const [shape, axis, keep] of [
+      [[4, 6, 5], 0, false],
+      [[4, 6, 5], 1, true],
+      [[4, 6, 5], 2, false],
+      [[4, 6, 5], [0, 1], false],
+      [[4, 6, 5], [1, 2], true],
+      [[4, 6, 5], [0, 2], false], // not contiguous: falls back
+      [[8], 0, false],
+    ] as [number[], number | number[], boolean][]) {
+      await same(`sum ${shape} axis ${axis}`, [shape], (x) => tf.sum(x, axis, keep));
+      await same(`mean ${shape} axis ${axis}`, [shape], (x) => tf.mean(x, axis, keep));
+    }
+    for (const [shape, perm] of [
+      [[2, 3, 4, 5], [0, 2, 1, 3]],
+      [[2, 3, 4, 5], [2, 0, 1, 3]],
+      [[2, 3, 4], [1, 0, 2]],
+      [[5, 7], [1, 0]], // last axis moves: falls back
+      [[2, 3, 4, 5], [0, 1, 3, 2]],
+    ] as [number[], number[]][]) {
+      await same(`transpose ${shape} ${perm}`, [shape], (x) => tf.transpose(x, perm));
+    }
+    await initBackend("cpu");
+  },
+});
