@@ -11,6 +11,7 @@ import {
   FAST_BINARY_OPS,
   FAST_UNARY_OPS,
   fastBinary,
+  fastGather,
   fastMean,
   fastSoftmax,
   fastSum,
@@ -176,6 +177,7 @@ export function registerBlasBackend(): boolean {
     [tf.Transpose, fastTranspose],
     [tf.Sum, fastSum],
     [tf.Mean, fastMean],
+    [tf.GatherV2, fastGather],
   ];
   for (const [kernelName, fn] of fast) {
     tf.unregisterKernel(kernelName, BLAS_BACKEND);

@@ -319,3 +319,21 @@ export function fastUnary(name: string): KernelFn {
     return args.backend.makeTensorInfo(x.shape, "float32", out);
   };
 }
+
+/** GatherV2 along axis 0 without batch dims (embedding lookups): whole rows copied; else the cpu kernel. */
+export function fastGather(args: KernelArgs): TensorInfo {
+  const { x, indices } = args.inputs as { x: TensorInfo; indices: TensorInfo };
+  const { axis, batchDims } = (args.attrs ?? {}) as { axis?: number; batchDims?: number };
+  if ((axis ?? 0) !== 0 || (batchDims ?? 0) !== 0 || x.dtype !== "float32") return cpuKernel(tf.GatherV2)(args);
+  const src = values(args.backend, x);
+  const idx = args.backend.data.get(indices.dataId).values as Int32Array | Float32Array;
+  const row = x.shape.slice(1).reduce((a, b) => a * b, 1);
+  const rows = x.shape[0];
+  const out = new Float32Array(idx.length * row);
+  for (let i = 0; i < idx.length; i++) {
+    const r = idx[i];
+    if (r < 0 || r >= rows) return cpuKernel(tf.GatherV2)(args); // let tfjs raise its own error
+    out.set(src.subarray(r * row, (r + 1) * row), i * row);
+  }
+  return args.backend.makeTensorInfo([...indices.shape, ...x.shape.slice(1)], "float32", out);
+}

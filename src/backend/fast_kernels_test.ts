@@ -103,6 +103,9 @@ Deno.test({
     ] as [number[], number[]][]) {
       await same(`transpose ${shape} ${perm}`, [shape], (x) => tf.transpose(x, perm));
     }
+    await same("gather rows", [[7, 3, 2]], (x) => tf.gather(x, tf.tensor1d([6, 0, 0, 3], "int32")));
+    await same("gather 2-D indices", [[5, 4]], (x) => tf.gather(x, tf.tensor2d([[1, 2], [4, 0]], [2, 2], "int32")));
+    await same("gather axis 1 falls back", [[3, 5]], (x) => tf.gather(x, tf.tensor1d([4, 1], "int32"), 1));
     await initBackend("cpu");
   },
 });
