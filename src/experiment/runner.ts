@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { DataError, UsageError } from "../errors.ts";
 import { writeChart } from "../report/charts.ts";
 import { writeTable } from "../report/tables.ts";
-import { appendLine, atomicWriteJson, exists } from "../util/fs.ts";
+import { appendLine, atomicWrite, atomicWriteJson, exists } from "../util/fs.ts";
 import { type CellRow, runCell, Workbench } from "./cell.ts";
 import { environment } from "./manifest.ts";
 import { createProgress, type Progress } from "./progress.ts";
@@ -46,21 +46,42 @@ export function parseShard(s: string): { index: number; count: number } {
   return { index, count };
 }
 
-/** Rows of a cells.jsonl; a torn last line (a killed writer) is skipped with a warning, other bad lines fail. */
-export async function readRows(path: string, warn: (l: string) => void = console.warn): Promise<CellRow[]> {
-  if (!(await exists(path))) return [];
-  const lines = (await Deno.readTextFile(path)).split("\n");
+/** Parse a cells.jsonl: the rows, and the numbers of lines that are not complete rows (torn writes). */
+export async function scanRows(path: string): Promise<{ rows: CellRow[]; torn: number[] }> {
+  if (!(await exists(path))) return { rows: [], torn: [] };
   const rows: CellRow[] = [];
-  lines.forEach((line, i) => {
+  const torn: number[] = [];
+  (await Deno.readTextFile(path)).split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
     try {
-      rows.push(JSON.parse(line) as CellRow);
+      const row = JSON.parse(line) as CellRow;
+      if (typeof row?.hash !== "string") throw new DataError("no hash");
+      rows.push(row);
     } catch {
-      const last = lines.slice(i + 1).every((l) => l.trim() === "");
-      if (!last) throw new DataError(`${path}:${i + 1}: not a JSON row; remove the line to rerun that cell`);
-      warn(`warning: ${path}:${i + 1}: incomplete last line (interrupted write) ignored; its cell will rerun`);
+      torn.push(i + 1);
     }
   });
+  return { rows, torn };
+}
+
+/** Rows of a cells.jsonl; lines that are not complete rows (a killed writer) are skipped with a warning. */
+export async function readRows(path: string, warn: (l: string) => void = console.warn): Promise<CellRow[]> {
+  const { rows, torn } = await scanRows(path);
+  for (const n of torn) {
+    warn(`warning: ${path}:${n}: incomplete line (an interrupted write) ignored; its cell will rerun`);
+  }
+  return rows;
+}
+
+/** Drop torn lines from cells.jsonl (atomically), so new rows never append to a fragment. */
+async function repairRows(path: string, log: (l: string) => void): Promise<CellRow[]> {
+  const { rows, torn } = await scanRows(path);
+  if (torn.length > 0) {
+    log(
+      `warning: ${path}: removing ${torn.length} incomplete line(s) (${torn.join(", ")}) left by an interrupted write`,
+    );
+    await atomicWrite(path, rows.map((r) => JSON.stringify(r) + "\n").join(""));
+  }
   return rows;
 }
 
@@ -100,7 +121,9 @@ export async function runStudy(study: Study, opts: RunOptions): Promise<RunSumma
   const dir = join(opts.out, study.name);
   const path = join(dir, CELLS_FILE);
   const cells = await resolveGrid(study, opts);
-  const done = new Set((await readRows(path, progress.log)).map((r) => r.hash));
+  const done = new Set(
+    (opts.reportOnly ? await readRows(path, progress.log) : await repairRows(path, progress.log)).map((r) => r.hash),
+  );
   const mine = cells.filter((_, i) => !opts.shard || i % opts.shard.count === opts.shard.index);
   const todo = opts.reportOnly ? [] : mine.filter((c) => !done.has(c.hash));
   progress.log(

@@ -54,10 +54,19 @@ export async function appendLine(path: string, line: string): Promise<void> {
   if (line.includes("\n")) throw new Error("appendLine: the line must not contain a newline");
   await Deno.mkdir(dirname(path), { recursive: true });
   checkFault(path);
-  const f = await Deno.open(path, { append: true, create: true });
+  const f = await Deno.open(path, { read: true, append: true, create: true });
   try {
     await f.lock(true);
-    const bytes = new TextEncoder().encode(line + "\n");
+    // A writer killed mid-line leaves no newline: start on a fresh line so rows never merge with a fragment.
+    const size = (await f.stat()).size;
+    let prefix = "";
+    if (size > 0) {
+      const last = new Uint8Array(1);
+      await f.seek(size - 1, Deno.SeekMode.Start);
+      await f.read(last);
+      if (last[0] !== 0x0a) prefix = "\n";
+    }
+    const bytes = new TextEncoder().encode(prefix + line + "\n");
     let off = 0;
     while (off < bytes.length) off += await f.write(bytes.subarray(off));
     await f.sync();

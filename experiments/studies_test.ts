@@ -1,0 +1,118 @@
+/**
+ * Every study runs end to end on the --quick preset (CI's run): cells, tables, charts and manifest appear;
+ * a rerun skips finished cells; a torn last line (a killed writer) reruns just that cell; shards merge.
+ */
+import { join } from "node:path";
+import { initBackend } from "../src/backend/backend.ts";
+import { CELLS_FILE, readRows, runStudy } from "../src/experiment/runner.ts";
+import type { Progress } from "../src/experiment/progress.ts";
+import { loadStudies, writeReport } from "../src/report/report.ts";
+import { assert, assertEquals } from "../src/testing/asserts.ts";
+import { STUDIES } from "./registry.ts";
+
+await initBackend("auto");
+const cache = await Deno.makeTempDir({ prefix: "mole-cache-" });
+Deno.env.set("MOLE_CACHE_DIR", cache);
+const quiet: Progress = { log: () => {}, status: () => {}, done: () => {} };
+const QUICK = { quick: true, seeds: [0], data: null, base: null, shard: null, reportOnly: false, progress: quiet };
+
+const files = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+
+for (const study of Object.values(STUDIES)) {
+  Deno.test({
+    name: `${study.name}: the --quick grid runs end to end and writes cells, tables, charts and a manifest`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const out = await Deno.makeTempDir({ prefix: `mole-${study.name}-` });
+      const first = await runStudy(study, { ...QUICK, out });
+      assertEquals(first.ran, first.total);
+      assertEquals(first.rows, first.total);
+      const dir = join(out, study.name);
+      const names = files(dir);
+      for (const f of ["cells.jsonl", "manifest.json", "table.csv", "table.md"]) {
+        assert(names.includes(f), `${f} in ${names}`);
+      }
+      for (const c of study.charts(await readRows(join(dir, CELLS_FILE)))) {
+        for (const ext of ["svg", "png", "vl.json"]) assert(names.includes(`${c.name}.${ext}`), `${c.name}.${ext}`);
+      }
+      assert(!names.some((n) => n.endsWith(".tmp")), "no temporary files left");
+      const rows = await readRows(join(dir, CELLS_FILE));
+      for (const r of rows) {
+        assert(r.results.score !== undefined && Number.isFinite(r.results.score.average), "a score result");
+        assertEquals(r.env.backend.length > 0, true);
+        assert(r.cost.trainableParams > 0);
+      }
+      const manifest = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
+      for (const k of ["commit", "backend", "versions", "machine", "wallMsThisRun"]) assert(k in manifest, k);
+      const again = await runStudy(study, { ...QUICK, out });
+      assertEquals([again.ran, again.skipped], [0, first.total], "a rerun skips every finished cell");
+      await Deno.remove(out, { recursive: true });
+    },
+  });
+}
+
+Deno.test({
+  name: "an interrupted write is resumed: a torn last line reruns only that cell; two shards merge to the full grid",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const study = STUDIES["moa-sparsity"];
+    const out = await Deno.makeTempDir({ prefix: "mole-resume-" });
+    const full = await runStudy(study, { ...QUICK, out });
+    const path = join(out, study.name, CELLS_FILE);
+    const text = await Deno.readTextFile(path);
+    const lines = text.trimEnd().split("\n");
+    await Deno.writeTextFile(path, lines.slice(0, -1).join("\n") + "\n" + lines.at(-1)!.slice(0, 40)); // killed mid-line
+    const resumed = await runStudy(study, { ...QUICK, out });
+    assertEquals(resumed.ran, 1, "only the torn cell reruns");
+    assertEquals(resumed.rows, full.total);
+
+    const sharded = await Deno.makeTempDir({ prefix: "mole-shards-" });
+    const a = await runStudy(study, { ...QUICK, out: sharded, shard: { index: 0, count: 2 } });
+    const b = await runStudy(study, { ...QUICK, out: sharded, shard: { index: 1, count: 2 } });
+    assertEquals(a.ran + b.ran, full.total);
+    const merged = (await readRows(join(sharded, study.name, CELLS_FILE))).map((r) => r.hash).sort();
+    const local = (await readRows(path)).map((r) => r.hash);
+    assertEquals(merged, [...new Set(local)].sort());
+
+    const reportPath = await writeReport(await loadStudies([study], out, QUICK), out, "test");
+    const report = await Deno.readTextFile(reportPath);
+    assert(
+      report.includes("Sparse MoA") && report.includes("holds on our runs"),
+      "the report has the table and claims",
+    );
+    for (const d of [out, sharded]) await Deno.remove(d, { recursive: true });
+  },
+});
+
+Deno.test("the experiment CLI: --help exits 0; an unknown study or bad flag is one line, exit 2", async () => {
+  const run = async (...args: string[]) => {
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--frozen", "src/cli/experiment.ts", ...args],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    return { code: o.code, out: new TextDecoder().decode(o.stdout), err: new TextDecoder().decode(o.stderr).trim() };
+  };
+  const help = await run("--help");
+  assertEquals(help.code, 0);
+  assert(help.out.includes("usage: deno task experiment [study]"));
+  const bad = await run("kompare");
+  assertEquals([bad.code, bad.err], [
+    2,
+    "error: unknown study 'kompare'; allowed: compare|adamole-threshold|dynmole-q|moa-sparsity",
+  ]);
+  const flag = await run("--seeds", "zero");
+  assertEquals(flag.code, 2);
+  assertEquals(flag.err.split("\n").length, 1);
+  assert(flag.err.startsWith("error: --seeds:"), flag.err);
+  const backend = await run("--backend", "cuda");
+  assertEquals([backend.code, backend.err], [
+    2,
+    "error: --backend: unknown value 'cuda'; allowed: cpu|wasm|blas|webgpu|tensorflow|auto",
+  ]);
+  const shard = await run("--shard", "3/2", "--list");
+  assertEquals(shard.code, 0, "--list ignores the shard");
+});
