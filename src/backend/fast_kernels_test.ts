@@ -76,31 +76,41 @@ Deno.test({
   name: "blas unary kernels, softmax, sums/means over contiguous axes and transposes equal cpu's",
   ignore: !hasBlas,
   fn: async () => {
-    for (const [name, f] of [["exp", tf.exp], ["sigmoid", tf.sigmoid], ["neg", tf.neg], ["square", tf.square]] as const) {
+    for (
+      const [name, f] of [["exp", tf.exp], ["sigmoid", tf.sigmoid], ["neg", tf.neg], ["square", tf.square]] as const
+    ) {
       await same(name, [[7, 9]], f);
     }
-    await same("log/sqrt/rsqrt", [[7, 9]], (x) => tf.concat([tf.log(x.abs().add(1)), tf.sqrt(x.abs()), tf.rsqrt(x.abs().add(1))]));
+    await same(
+      "log/sqrt/rsqrt",
+      [[7, 9]],
+      (x) => tf.concat([tf.log(x.abs().add(1)), tf.sqrt(x.abs()), tf.rsqrt(x.abs().add(1))]),
+    );
     await same("softmax last axis", [[3, 4, 17]], (x) => tf.softmax(x));
     await same("softmax rank 1", [[11]], (x) => tf.softmax(x));
-    for (const [shape, axis, keep] of [
-      [[4, 6, 5], 0, false],
-      [[4, 6, 5], 1, true],
-      [[4, 6, 5], 2, false],
-      [[4, 6, 5], [0, 1], false],
-      [[4, 6, 5], [1, 2], true],
-      [[4, 6, 5], [0, 2], false], // not contiguous: falls back
-      [[8], 0, false],
-    ] as [number[], number | number[], boolean][]) {
+    for (
+      const [shape, axis, keep] of [
+        [[4, 6, 5], 0, false],
+        [[4, 6, 5], 1, true],
+        [[4, 6, 5], 2, false],
+        [[4, 6, 5], [0, 1], false],
+        [[4, 6, 5], [1, 2], true],
+        [[4, 6, 5], [0, 2], false], // not contiguous: falls back
+        [[8], 0, false],
+      ] as [number[], number | number[], boolean][]
+    ) {
       await same(`sum ${shape} axis ${axis}`, [shape], (x) => tf.sum(x, axis, keep));
       await same(`mean ${shape} axis ${axis}`, [shape], (x) => tf.mean(x, axis, keep));
     }
-    for (const [shape, perm] of [
-      [[2, 3, 4, 5], [0, 2, 1, 3]],
-      [[2, 3, 4, 5], [2, 0, 1, 3]],
-      [[2, 3, 4], [1, 0, 2]],
-      [[5, 7], [1, 0]], // last axis moves: falls back
-      [[2, 3, 4, 5], [0, 1, 3, 2]],
-    ] as [number[], number[]][]) {
+    for (
+      const [shape, perm] of [
+        [[2, 3, 4, 5], [0, 2, 1, 3]],
+        [[2, 3, 4, 5], [2, 0, 1, 3]],
+        [[2, 3, 4], [1, 0, 2]],
+        [[5, 7], [1, 0]], // last axis moves: falls back
+        [[2, 3, 4, 5], [0, 1, 3, 2]],
+      ] as [number[], number[]][]
+    ) {
       await same(`transpose ${shape} ${perm}`, [shape], (x) => tf.transpose(x, perm));
     }
     await same("gather rows", [[7, 3, 2]], (x) => tf.gather(x, tf.tensor1d([6, 0, 0, 3], "int32")));
