@@ -16,16 +16,16 @@ const EMBEDDED = {
   eval: { protocols: ["score"], template: "compact", batchSize: 32 },
 };
 
-/** CI's preset: the same code path on a 1-layer, 32-wide base, a few steps and a few test records per task. */
+/** The base recipe of the --quick preset: a 1-layer, 32-wide model pretrained for a few steps (seconds). */
+export const QUICK_RECIPE = {
+  suite: "quick",
+  model: { dModel: 32, nLayers: 1, nHeads: 2, nKvHeads: 1, dFF: 64, maxSeqLen: 128 },
+  pretrain: { steps: 20, batchSize: 8, seqLen: 32 },
+};
+
+/** CI's preset: the same code path on the quick base, a few steps and a few test records per task. */
 const QUICK = {
-  base: {
-    kind: "embedded",
-    recipe: {
-      suite: "quick",
-      model: { dModel: 32, nLayers: 1, nHeads: 2, nKvHeads: 1, dFF: 64, maxSeqLen: 128 },
-      pretrain: { steps: 20, batchSize: 8, seqLen: 32 },
-    },
-  },
+  base: { kind: "embedded", recipe: QUICK_RECIPE },
   data: { kind: "embedded" },
   train: { lr: 2e-3, batchSize: 8, maxSteps: 4, logEvery: 2 },
   eval: { protocols: ["score", "generate"], template: "compact", batchSize: 16, limitPerTask: 3, maxNewTokens: 6 },

@@ -24,7 +24,8 @@ export interface CommandSpec {
   /** As typed: `deno task experiment`. */
   name: string;
   summary: string;
-  positionals?: { name: string; description: string; optional?: boolean }[];
+  /** The last one may be `variadic` (any number of values). */
+  positionals?: { name: string; description: string; optional?: boolean; variadic?: boolean }[];
   flags: Record<string, FlagSpec>;
   examples?: string[];
   /** Extra help paragraphs (environment variables, notes). */
@@ -42,7 +43,10 @@ export const BACKEND_FLAG: FlagSpec = {
 };
 
 export function helpText(spec: CommandSpec): string {
-  const pos = (spec.positionals ?? []).map((p) => (p.optional ? `[${p.name}]` : `<${p.name}>`)).join(" ");
+  const pos = (spec.positionals ?? []).map((p) => {
+    const n = p.variadic ? `${p.name}…` : p.name;
+    return p.optional ? `[${n}]` : `<${n}>`;
+  }).join(" ");
   const lines = [`${spec.name} — ${spec.summary}`, "", `usage: ${spec.name}${pos ? " " + pos : ""} [flags]`];
   if (spec.positionals?.length) {
     lines.push("", "arguments:");
@@ -103,7 +107,7 @@ export function parseCommand(
       throw new UsageError(`--${name}: unknown value '${v}'; allowed: ${f.choices.join("|")}`);
     }
   }
-  const maxPos = spec.positionals?.length ?? 0;
+  const maxPos = spec.positionals?.at(-1)?.variadic ? Infinity : spec.positionals?.length ?? 0;
   if (parsed.positionals.length > maxPos) {
     throw new UsageError(
       `unexpected argument '${parsed.positionals[maxPos]}'; ${spec.name} takes ${

@@ -55,3 +55,21 @@ export async function displayChart(spec: vl.TopLevelSpec, scale = 2): Promise<Di
     "text/plain": `chart: ${titleText(spec)}`,
   });
 }
+
+type JupyterApi = { display(bundle: MimeBundle, opts: { raw: boolean }): Promise<void> };
+
+/**
+ * Display now (several per cell) under the Deno kernel; outside a notebook, print the text/plain form, so
+ * the same code runs as a script.
+ */
+export async function show(d: Displayable): Promise<void> {
+  const bundle = d[JUPYTER_DISPLAY]();
+  const jupyter = (Deno as unknown as { jupyter?: JupyterApi }).jupyter;
+  if (jupyter) await jupyter.display(bundle, { raw: true });
+  else console.log(String(bundle["text/plain"] ?? bundle["text/markdown"] ?? ""));
+}
+
+/** Markdown as a displayable (the Deno kernel renders text/markdown). */
+export function markdown(text: string): Displayable {
+  return displayable({ "text/markdown": text, "text/plain": text });
+}
