@@ -21,7 +21,13 @@ const TAUS: [string, number][] = [["0", 0], ["1/2N", 1 / (2 * N)], ["1/N", 1 / N
 const FIXED = new Set(["1/2N", "1/N", "3/2N", "2/N"]);
 
 function methods() {
-  const base = { method: "adamole", nExperts: N, rank: BUDGET.totalRank / N, targets: BUDGET.targets };
+  const base = {
+    method: "adamole",
+    nExperts: N,
+    rank: BUDGET.totalRank / N,
+    targets: BUDGET.targets,
+    dropout: BUDGET.dropout,
+  };
   return TAUS.flatMap(([name, tau]) => [
     {
       label: `AdaMoLE τmax=${name}`,

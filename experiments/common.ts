@@ -50,9 +50,16 @@ export function preset(opts: StudyOptions) {
 /**
  * Adapter sizes for the embedded base (d = 128, 2 layers): every site method adapts the same projections
  * with the same total rank per projection (16), split across experts as the papers split it (AdaMoLE: LoRA
- * r = 32 vs 8 experts × 4), so trainable parameters match up to the routers.
+ * r = 32 vs 8 experts × 4), so trainable parameters match up to the routers. Dropout is 0 for every method
+ * here: a ~100-step fine-tune needs no regulariser, and the papers' per-expert dropout masks N copies of
+ * each input, which would make every MoE cell 2.4× slower than LoRA on CPU (measured; see README).
  */
-export const BUDGET = { targets: ["q", "k", "v", "o", "gate", "up", "down"], totalRank: 16, experts: 4 } as const;
+export const BUDGET = {
+  targets: ["q", "k", "v", "o", "gate", "up", "down"],
+  totalRank: 16,
+  experts: 4,
+  dropout: 0,
+} as const;
 
 /** One cell: `method` overrides the method's defaults; `train`/`eval` override the preset's. */
 export function cell(

@@ -14,7 +14,7 @@ import { BUDGET, flatten, grid, mainProtocol } from "./common.ts";
 
 const N = BUDGET.experts;
 const r = BUDGET.totalRank / N;
-const shared = { targets: BUDGET.targets };
+const shared = { targets: BUDGET.targets, dropout: BUDGET.dropout };
 
 export const COMPARE_METHODS = [
   { label: "LoRA", group: { method: "LoRA" }, method: { method: "lora", rank: BUDGET.totalRank, ...shared } },

@@ -12,7 +12,13 @@ import { BUDGET, flatten, grid, mainProtocol } from "./common.ts";
 
 const N = BUDGET.experts;
 const QS = [0.5, 1, 1.1, 1.5, 2];
-const BASE = { method: "dynmole", nExperts: N, rank: BUDGET.totalRank / N, targets: BUDGET.targets };
+const BASE = {
+  method: "dynmole",
+  nExperts: N,
+  rank: BUDGET.totalRank / N,
+  targets: BUDGET.targets,
+  dropout: BUDGET.dropout,
+};
 
 function methods() {
   return [
