@@ -1,5 +1,5 @@
 /**
- * `deno task test [files…] [deno test flags…]`: runs `deno test`, streams its output, and ends with the
+ * `deno task test [files…] [deno test flags…]` (not named test.ts: deno test would collect it as a test module): runs `deno test`, streams its output, and ends with the
  * plain summary line CI reads — `N passed, N failed, N skipped` — counted from deno's JUnit report.
  * Exits with deno test's code.
  */
