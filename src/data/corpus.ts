@@ -2,7 +2,7 @@
  * The pretraining corpus for the tiny base model: the world's facts stated in a handful of sentence templates
  * ("the fox is red .", "the fox lives in the forest .", "the fox is bigger than the mouse ."), rules, goals,
  * short social stories and activity scripts. It teaches facts, never the QA format: no instruction, answer
- * word or choice list appears. Each fact can be stated in several phrasings (`paraphrases`) plus one sentence
+ * word or choice list appears (the suite adds the questions answered in words separately, `pretraining.ts`). Each fact can be stated in several phrasings (`paraphrases`) plus one sentence
  * per entity listing all its attributes (`bios`): restating knowledge in varied forms is what lets a model
  * retrieve it later for questions it was never fine-tuned on. One line = one short document; shuffled by seed.
  */
@@ -43,7 +43,7 @@ export function animalFacts(a: Animal, k: number): string[] {
     ...take(k, `the ${a.name} is ${a.size} .`, `the size of the ${a.name} is ${a.size} .`),
     ...take(k, `the ${a.name} lives in the ${a.habitat} .`, `the home of the ${a.name} is the ${a.habitat} .`),
     ...take(k, `the ${a.name} eats ${a.diet} .`, `the food of the ${a.name} is ${a.diet} .`),
-    ...(a.prey ? take(k, `the ${a.name} hunts the ${a.prey} .`, `the ${a.prey} is hunted by the ${a.name} .`) : []),
+    ...(a.prey ? take(k, `the ${a.name} hunts the ${a.prey} .`, `the prey of the ${a.name} is the ${a.prey} .`) : []),
   ];
 }
 
@@ -98,8 +98,16 @@ export function goalSentence(goal: { goal: string; solution: string }, material:
   return `to ${goal.goal} , ${goal.solution.replace("the {x}", `something made of ${material}`)} .`;
 }
 
+/** "to start a fire , do not burn something made of stone ." for each material that makes the goal fail. */
+export function goalFailSentence(goal: { goal: string; solution: string }, material: string): string {
+  return `to ${goal.goal} , do not ${goal.solution.replace("the {x}", `something made of ${material}`)} .`;
+}
+
 export function goalSentences(world: World): string[] {
-  return world.goals.flatMap((g) => g.ok.map((m) => goalSentence(g, m)));
+  return world.goals.flatMap((g) => [
+    ...g.ok.map((m) => goalSentence(g, m)),
+    ...g.bad.map((m) => goalFailSentence(g, m)),
+  ]);
 }
 
 /** Size classes in order, so the comparison words have an anchor. */

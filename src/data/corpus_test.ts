@@ -28,6 +28,11 @@ Deno.test("the corpus states every attribute of every entity in plain sentences"
   for (const p of world.people) assert(lines.has(`the ${p.pet} is the pet of ${p.name} .`), p.name);
   assert(lines.has("to start a fire , burn something made of paper ."));
   assert(lines.has("to carry water , fill something made of glass with water ."));
+  assert(lines.has("to start a fire , do not burn something made of stone ."));
+  assert(lines.has("to look outside , do not look through something made of wood ."));
+  for (const a of world.animals.filter((x) => x.prey)) {
+    assert(lines.has(`the prey of the ${a.name} is the ${a.prey} .`), a.name);
+  }
   for (const r of world.rules) {
     const premise = r.attribute === "diet" ? `eat ${r.value}` : `live in the ${r.value}`;
     assert(lines.has(`animals that ${premise} are ${r.label} .`), r.label);
@@ -68,7 +73,8 @@ Deno.test("the corpus is fixed by seed and shuffled", () => {
   assertNotEquals(other, corpus);
   // Facts are the same; the seed picks comparison partners, story people and the order.
   const facts = corpus.filter((l) => /^the \w+ (lives in the|eats|is made of|belongs to) \w+ \.$/.test(l));
-  assert(facts.length > 100 && facts.every((l) => other.includes(l)));
+  assertEquals(facts.length, (world.animals.length + world.things.length) * 2);
+  assert(facts.every((l) => other.includes(l)));
   assert(corpus.slice(0, 20).some((l) => !l.startsWith(`the ${world.animals[0].name} `)));
 });
 

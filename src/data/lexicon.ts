@@ -134,78 +134,51 @@ export interface EventSpec {
   next?: string;
 }
 export const EVENTS: readonly EventSpec[] = [
-  { id: "lost", text: "{p} lost the key", feel: "sad", next: "look for the key" },
+  { id: "lost", text: "{p} lost the key", feel: "sad", next: "find the key" },
   { id: "race", text: "{p} won the race", feel: "proud", next: "show the prize" },
-  { id: "broke", text: "{p} broke the vase of {q}", feel: "sorry", next: "buy a new vase" },
+  { id: "broke", text: "{p} broke the vase of {q}", feel: "sorry", next: "buy a vase" },
   { id: "snake", text: "{p} saw a snake in the grass", feel: "scared", next: "run away" },
   { id: "work", text: "{p} worked all day", feel: "tired", why: "to earn money", next: "go to bed" },
   { id: "gift", text: "{p} got a gift from {q}", feel: "thankful", next: "thank {q}" },
-  { id: "study", text: "{p} studied for the test", feel: "nervous", why: "to pass the test", next: "take the test" },
-  { id: "yell", text: "{p} yelled at {q}", feel: "angry", next: "say sorry to {q}" },
+  { id: "study", text: "{p} studied for the test", feel: "nervous", why: "to pass", next: "take the test" },
+  { id: "yell", text: "{p} yelled at {q}", feel: "angry", next: "apologise to {q}" },
   { id: "bus", text: "{p} waited for the bus", feel: "bored", next: "walk home" },
   { id: "help", text: "{p} helped {q} carry the boxes", why: "to be kind", next: "take a rest" },
   { id: "cook", text: "{p} cooked dinner for {q}", why: "to feed {q}", next: "eat with {q}" },
   { id: "lunch", text: "{p} skipped lunch", feel: "hungry", next: "eat a snack" },
   { id: "doctor", text: "{p} went to the doctor", why: "to get well", next: "take the medicine" },
-  { id: "save", text: "{p} saved money", why: "to buy a bike", next: "ride the new bike" },
-  { id: "joke", text: "{p} told {q} a joke", feel: "happy", why: "to make {q} laugh", next: "tell a joke" },
+  { id: "save", text: "{p} saved money", why: "to buy a bike", next: "ride the bike" },
+  { id: "joke", text: "{p} told {q} a joke", feel: "happy", why: "to amuse {q}", next: "tell a joke" },
 ];
 export const EVENT_KINDS = ["feel", "why", "next"] as const;
 export type EventKind = typeof EVENT_KINDS[number];
 
-/** HellaSwag-like activity scripts: an activity label and its steps in order. */
+/**
+ * HellaSwag-like activity scripts: an activity label and its five steps in order, each two words so the four
+ * endings keep a question within the 64-token budget.
+ */
 export interface ScriptSpec {
   activity: string;
   steps: readonly string[];
 }
 export const SCRIPTS: readonly ScriptSpec[] = [
-  {
-    activity: "cooking",
-    steps: ["gets the pan", "cuts the onion", "heats the oil", "fries the onion", "eats the meal"],
-  },
-  {
-    activity: "baking",
-    steps: ["buys the flour", "mixes the dough", "shapes the loaf", "bakes the bread", "slices the bread"],
-  },
-  {
-    activity: "gardening",
-    steps: ["digs the soil", "plants the seeds", "waters the seeds", "pulls the weeds", "picks the flowers"],
-  },
-  {
-    activity: "washing up",
-    steps: ["fills the sink", "washes the plates", "rinses the plates", "dries the plates", "stacks the plates"],
-  },
-  {
-    activity: "painting",
-    steps: ["buys the paint", "opens the can", "dips the brush", "paints the wall", "cleans the brush"],
-  },
-  {
-    activity: "fishing",
-    steps: ["takes the rod", "baits the hook", "casts the line", "catches a fish", "cooks the fish"],
-  },
-  {
-    activity: "camping",
-    steps: ["packs the tent", "finds a spot", "pitches the tent", "lights the fire", "sleeps in the tent"],
-  },
-  {
-    activity: "reading",
-    steps: ["picks a book", "opens the book", "reads the story", "closes the book", "returns the book"],
-  },
+  { activity: "cooking", steps: ["chops onions", "heats oil", "fries onions", "adds salt", "serves dinner"] },
+  { activity: "baking", steps: ["buys flour", "mixes dough", "shapes loaves", "bakes bread", "slices bread"] },
+  { activity: "gardening", steps: ["digs soil", "plants seeds", "waters seeds", "pulls weeds", "picks flowers"] },
+  { activity: "washing up", steps: ["runs water", "washes plates", "rinses plates", "dries plates", "stacks plates"] },
+  { activity: "painting", steps: ["buys paint", "stirs paint", "paints walls", "cleans brushes", "hangs pictures"] },
+  { activity: "fishing", steps: ["grabs bait", "baits hooks", "casts lines", "catches fish", "cooks fish"] },
+  { activity: "camping", steps: ["packs bags", "hikes uphill", "pitches tents", "lights fires", "sleeps outside"] },
+  { activity: "reading", steps: ["finds books", "opens books", "reads stories", "closes books", "returns books"] },
   {
     activity: "writing",
-    steps: ["takes the paper", "writes the letter", "folds the letter", "seals the envelope", "posts the letter"],
+    steps: ["grabs paper", "writes letters", "folds letters", "seals envelopes", "posts letters"],
   },
-  {
-    activity: "cleaning",
-    steps: ["opens the window", "sweeps the floor", "mops the floor", "dusts the shelf", "empties the bin"],
-  },
-  {
-    activity: "morning",
-    steps: ["wakes up", "brushes the teeth", "eats the breakfast", "puts on the coat", "leaves the house"],
-  },
+  { activity: "cleaning", steps: ["opens windows", "sweeps floors", "mops floors", "dusts shelves", "empties bins"] },
+  { activity: "morning", steps: ["wakes up", "brushes teeth", "eats breakfast", "gets dressed", "leaves home"] },
   {
     activity: "laundry",
-    steps: ["sorts the clothes", "washes the clothes", "hangs the clothes", "folds the clothes", "irons the clothes"],
+    steps: ["sorts clothes", "washes clothes", "hangs clothes", "folds clothes", "irons clothes"],
   },
 ];
 

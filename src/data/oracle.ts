@@ -4,7 +4,8 @@
  * check every generated label and that pretraining states what each test question asks; it is also the 100%
  * upper bound when sanity-checking an evaluation loop.
  */
-import { goalSentence } from "./corpus.ts";
+import { goalFailSentence, goalSentence } from "./corpus.ts";
+import { ALTERNATIVE, ATTRIBUTE_WORDINGS, DESCRIBE_WORDINGS, GOAL_WORDINGS, OWNER_PET_WORDINGS } from "./families.ts";
 import { FRAMES } from "./lexicon.ts";
 import { ANSWER_WORDS } from "./prompt.ts";
 import type { QARecord, TaskName } from "./types.ts";
@@ -46,6 +47,8 @@ export function parseInstruction(task: TaskName, instruction: string): ParsedQue
 /** The oracle's answer word and the corpus patterns (one corpus line must match each) stating what it used. */
 export interface OracleAnswer {
   answer: string;
+  /** The correct choice's text ("forest", "burn the box"), "true" or "false" for BoolQ. */
+  content: string;
   evidence: RegExp[];
 }
 
@@ -81,23 +84,24 @@ function fact(ix: WorldIndex, name: string, attr: string): { value: string; evid
   return { value: v, evidence: sentence(must(texts[attr], `no attribute ${attr}`)) };
 }
 
-const ATTRIBUTE_QUESTIONS: [RegExp, string][] = [
-  [/^what colour is (.+)\?$/, "colour"],
-  [/^how big is (.+)\?$/, "size"],
-  [/^where does (.+) live\?$/, "habitat"],
-  [/^what does (.+) eat\?$/, "diet"],
-  [/^what is (.+) made of\?$/, "material"],
-  [/^who owns (.+)\?$/, "owner"],
-];
+/** A wording function as a regex whose one group captures what was filled in. */
+const wordingPattern = (w: (x: string) => string, group = "(.+)") =>
+  new RegExp(`^${esc(w("\u0000")).replace("\u0000", group)}$`);
 
-/** "the fox" / "the pet of anna" / "the animal that the fox hunts" → entity, with the hop's evidence. */
+const ATTRIBUTE_QUESTIONS: [RegExp, string][] = Object.entries(ATTRIBUTE_WORDINGS).flatMap(([attr, ws]) =>
+  ws.map((w) => [wordingPattern(w), attr] as [RegExp, string])
+);
+const OWNER_PET_QUESTIONS = OWNER_PET_WORDINGS.map((w) => wordingPattern(w, "(\\w+)"));
+const DESCRIBE_QUESTIONS = DESCRIBE_WORDINGS.map((w) => wordingPattern(w, "(\\w+)"));
+
+/** "the fox" / "the pet of anna" / "the prey of the fox" → entity, with the hop's evidence. */
 function resolve(ix: WorldIndex, subject: string): { name: string; evidence: RegExp[] } {
   let m = /^the pet of (\w+)$/.exec(subject);
   if (m) {
     const pet = must(ix.person.get(m[1]), `no person ${m[1]}`).pet;
     return { name: pet, evidence: [sentence(`the ${pet} is the pet of ${m[1]} .`)] };
   }
-  m = /^the animal that the (\w+) hunts$/.exec(subject);
+  m = /^the prey of the (\w+)$/.exec(subject);
   if (m) {
     const prey = must(ix.animal.get(m[1])?.prey, `${m[1]} hunts nothing`);
     return { name: prey, evidence: [sentence(`the ${m[1]} hunts the ${prey} .`)] };
@@ -106,7 +110,7 @@ function resolve(ix: WorldIndex, subject: string): { name: string; evidence: Reg
 }
 
 const attributeLookup: Solver = ({ ix }, q) => {
-  const owner = /^which animal is the pet of the owner of the (\w+)\?$/.exec(q.stem);
+  const owner = OWNER_PET_QUESTIONS.map((re) => re.exec(q.stem)).find((m) => m !== null);
   if (owner) {
     const person = must(ix.thing.get(owner[1]), `no thing ${owner[1]}`).owner;
     const pet = ix.person.get(person)!.pet;
@@ -129,12 +133,21 @@ const SOLVERS: Record<TaskName, Solver> = {
     return { correct: truth ? 0 : 1, evidence: [fact(ix, a, "size").evidence, fact(ix, b, "size").evidence] };
   },
   piqa: ({ world, ix }, q) => {
-    const g = must(world.goals.find((x) => q.stem === `how do you ${x.goal}?`), q.stem);
+    const g = must(world.goals.find((x) => GOAL_WORDINGS.some((w) => q.stem === w(x.goal))), q.stem);
     const re = new RegExp(`^${esc(g.solution).replace("\\{x\\}", "(\\w+)")}$`);
-    const things = q.choices.map((c) => must(re.exec(c), c)[1]);
-    const correct = things.findIndex((t) => g.ok.includes(must(ix.thing.get(t), t).material));
-    const f = fact(ix, things[correct], "material");
-    return { correct, evidence: [f.evidence, sentence(goalSentence(g, f.value))] };
+    const alternative = g.solution.replace("the {x}", ALTERNATIVE);
+    // Each choice uses an object, or (canonical mode) "something else".
+    const things = q.choices.map((c) => c === alternative ? null : must(re.exec(c), c)[1]);
+    const mentioned = must(things.find((t) => t !== null), `no object in ${q.choices}`);
+    const f = fact(ix, mentioned, "material");
+    if (things.includes(null)) {
+      const works = g.ok.includes(f.value as never);
+      const evidence = [f.evidence, sentence(works ? goalSentence(g, f.value) : goalFailSentence(g, f.value))];
+      return { correct: works ? things.indexOf(mentioned) : things.indexOf(null), evidence };
+    }
+    const correct = things.findIndex((t) => g.ok.includes(must(ix.thing.get(t!), t!).material));
+    const used = fact(ix, things[correct]!, "material");
+    return { correct, evidence: [used.evidence, sentence(goalSentence(g, used.value))] };
   },
   social_i_qa: ({ world }, q) => {
     const [context, question] = q.stem.split(". ");
@@ -174,7 +187,20 @@ const SOLVERS: Record<TaskName, Solver> = {
   },
   "ARC-Easy": attributeLookup,
   "ARC-Challenge": attributeLookup,
-  openbookqa: ({ ix }, q) => {
+  openbookqa: ({ world, ix }, q) => {
+    const described = DESCRIBE_QUESTIONS.map((re) => re.exec(q.stem)).find((m) => m !== null);
+    if (described) {
+      // Canonical: which shown rule label the animal's diet or habitat earns.
+      const a = must(ix.animal.get(described[1]), `no animal ${described[1]}`);
+      const applies = (label: string) => world.rules.find((r) => r.label === label && a[r.attribute] === r.value);
+      const correct = q.choices.findIndex((c) => applies(c));
+      const rule = must(applies(q.choices[correct] ?? ""), `no label of ${q.choices} describes the ${a.name}`);
+      const premise = rule.attribute === "diet" ? `eat ${rule.value}` : `live in the ${rule.value}`;
+      return {
+        correct,
+        evidence: [sentence(`animals that ${premise} are ${rule.label} .`), fact(ix, a.name, rule.attribute).evidence],
+      };
+    }
     const m = must(/^animals that (eat|live in the) (\w+) are (\w+)\. which animal is \3\?$/.exec(q.stem), q.stem);
     const attribute = m[1] === "eat" ? "diet" : "habitat";
     const correct = q.choices.findIndex((c) => ix.animal.get(c)?.[attribute] === m[2]);
@@ -193,5 +219,6 @@ export function solveRecord(world: World, record: Pick<QARecord, "task" | "instr
   const q = parseInstruction(record.task, record.instruction);
   const { correct, evidence } = SOLVERS[record.task]({ world, ix: indexWorld(world) }, q);
   if (correct < 0) throw new Error(`oracle: no correct choice in ${JSON.stringify(record.instruction)}`);
-  return { answer: ANSWER_WORDS[record.task][correct], evidence };
+  const content = record.task === "boolq" ? (correct === 0 ? "true" : "false") : q.choices[correct];
+  return { answer: ANSWER_WORDS[record.task][correct], content, evidence };
 }

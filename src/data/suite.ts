@@ -1,28 +1,42 @@
 /**
- * The embedded default task: one seeded world → a pretraining corpus, eight fine-tuning tasks shaped like
- * LLM-Adapters' commonsense suite (BoolQ, PIQA, SIQA, HellaSwag, WinoGrande, ARC-e, ARC-c, OBQA), the word-level
- * tokenizer covering both, and each task's chance level. `mixTrain` interleaves the tasks' training records
- * as commonsense_170k mixes its eight sources.
+ * The embedded default task: one seeded world → a pretraining set (the facts corpus, the questions answered in
+ * words, format documents; `pretraining.ts`), eight fine-tuning tasks shaped like LLM-Adapters' commonsense suite
+ * (BoolQ, PIQA, SIQA, HellaSwag, WinoGrande, ARC-e, ARC-c, OBQA), the word-level tokenizer covering all of it, and
+ * each task's chance level. `mixTrain` interleaves the tasks' training records as commonsense_170k mixes its
+ * eight sources.
+ *
+ * Default sizes (seed 0, measured with `suiteStats`): a 50-entity world, canonical options, 100 / 16 / 40 records
+ * per task; 427 tokens of vocabulary; pretraining 1,826 documents / 59.6k tokens = facts 876 / 8.5k + QA 886 / 49.0k
+ * (443 fact keys × 2) + format 64 / 2.1k; compact training examples 43–64 tokens (alpaca 61–82). `quick`: 321
+ * tokens, 770 documents / 19.1k tokens (facts 498, QA 248, format 24), 32 / 8 / 16 records per task.
  */
 import { parseConfig, z } from "../config.ts";
 import { configHash } from "../util/hash.ts";
-import type { Rng } from "../util/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { encodeExample } from "./batch.ts";
 import { buildCorpus, CorpusConfigSchema } from "./corpus.ts";
 import { ANSWER_WORDS, TEMPLATE_NAMES, type TemplateName, templateTexts } from "./prompt.ts";
+import { formatDocuments, QADocsConfigSchema, type QADocument, qaDocuments } from "./pretraining.ts";
 import { buildTasks, CHANCE, type SplitName, SPLITS, TasksConfigSchema } from "./tasks.ts";
 import { type QARecord, type Splits, type TaskName, TASKS } from "./types.ts";
-import { WordTokenizer } from "./word_tokenizer.ts";
+import { SPECIAL_TOKENS, splitWords, WordTokenizer } from "./word_tokenizer.ts";
 import { generateWorld, type World, WorldConfigSchema } from "./world.ts";
 
 /** Bump when generation changes, so cached suites and base models built from them are rebuilt. */
-export const SUITE_VERSION = 1;
+export const SUITE_VERSION = 3;
 export const DEFAULT_SUITE_SEED = 0;
 
 export const SuiteConfigSchema = z.strictObject({
   world: WorldConfigSchema.prefault({}),
   corpus: CorpusConfigSchema.prefault({}),
   tasks: TasksConfigSchema.prefault({}),
+  /** The questions answered in words added to pretraining (`pretraining.ts`). */
+  qaDocs: QADocsConfigSchema.prefault({}),
+  /**
+   * Format documents added to pretraining: the prompt templates and BoolQ / WinoGrande training instructions
+   * without their answers, so every instruction word has a trained embedding while no answer is taught.
+   */
+  formatDocs: z.number().int().min(0).default(64),
 });
 export type SuiteConfig = z.output<typeof SuiteConfigSchema>;
 export type SuiteConfigInput = z.input<typeof SuiteConfigSchema>;
@@ -32,15 +46,17 @@ export function parseSuiteConfig(value: unknown, where = "suite"): SuiteConfig {
 }
 
 /**
- * Named starting points. `default` is sized for the 2-core budget (70 entities, 200 / 40 / 100 records per task);
- * `quick` is a smaller world with a few dozen records per task, for CI and smoke tests.
+ * Named starting points. `default` is sized for the 2-core budget (50 entities, 100 / 16 / 40 records per task);
+ * `quick` is a smaller world (32 entities) with a few dozen records per task, for CI and smoke tests.
  */
 export const SUITE_PRESETS = {
   default: {},
   quick: {
-    world: { animals: 16, objects: 16, people: 8, scripts: 6, events: 8, goals: 5 },
+    world: { animals: 16, objects: 10, people: 6, scripts: 6, events: 8, goals: 5 },
     corpus: { storiesPerEvent: 2, runsPerScript: 2 },
     tasks: { train: 32, validation: 8, test: 16 },
+    qaDocs: { repeat: 1 },
+    formatDocs: 24,
   },
 } as const satisfies Record<string, SuiteConfigInput>;
 export type SuitePreset = keyof typeof SUITE_PRESETS;
@@ -65,8 +81,14 @@ export interface EmbeddedSuite {
   config: SuiteConfig;
   seed: number;
   world: World;
-  /** Pretraining documents, one short text each. */
+  /** The facts corpus, one short text each. */
   corpus: string[];
+  /** The questions answered in words (their `text` is in `pretraining`). */
+  qaDocs: QADocument[];
+  /** Format documents (templates, unanswered BoolQ / WinoGrande instructions, missing vocabulary). */
+  formatDocs: string[];
+  /** What the base model is pretrained on: corpus, QA documents and format documents, shuffled. */
+  pretraining: string[];
   tasks: Record<TaskName, Splits>;
   tokenizer: WordTokenizer;
   /** Accuracy of uniform guessing per task. */
@@ -90,9 +112,29 @@ export function buildEmbeddedSuite(config: SuiteConfigInput = {}, seed = DEFAULT
   const world = generateWorld(cfg.world, seed);
   const corpus = buildCorpus(world, cfg.corpus, seed);
   const tasks = buildTasks(world, cfg.tasks, seed);
-  const tokenizer = WordTokenizer.fromTexts(vocabularyTexts(corpus, tasks));
-  return { config: cfg, seed, world, corpus, tasks, tokenizer, chance: { ...CHANCE } };
+  const qaDocs = qaDocuments(world, cfg.qaDocs, seed);
+  const tokenizer = WordTokenizer.fromTexts([...vocabularyTexts(corpus, tasks), ...qaDocs.map((d) => d.text)]);
+  const rng = new Rng(seed).fork("format-docs");
+  const formatDocs = formatDocuments(tasks, cfg.formatDocs, rng);
+  const seen = new Set([...corpus, ...qaDocs.map((d) => d.text), ...formatDocs].flatMap(splitWords));
+  const missing = tokenizer.vocab.slice(SPECIAL_TOKENS.length).filter((w) => !seen.has(w));
+  if (missing.length > 0) formatDocs.push(missing.join(" "));
+  const pretraining = rng.fork("shuffle").shuffle([...corpus, ...qaDocs.map((d) => d.text), ...formatDocs]);
+  return {
+    config: cfg,
+    seed,
+    world,
+    corpus,
+    qaDocs,
+    formatDocs,
+    pretraining,
+    tasks,
+    tokenizer,
+    chance: { ...CHANCE },
+  };
 }
+
+export { formatDocuments };
 
 /** Cache key of the suite a (config, seed) builds: 16 hex chars, stable under key order. */
 export function suiteHash(config: SuiteConfigInput, seed: number): Promise<string> {
@@ -101,7 +143,7 @@ export function suiteHash(config: SuiteConfigInput, seed: number): Promise<strin
 
 /** Hash of a built suite's content (corpus, records, vocabulary): changes whenever any generated text does. */
 export function suiteContentHash(suite: EmbeddedSuite): Promise<string> {
-  return configHash({ corpus: suite.corpus, tasks: suite.tasks, vocab: suite.tokenizer.vocab });
+  return configHash({ pretraining: suite.pretraining, tasks: suite.tasks, vocab: suite.tokenizer.vocab });
 }
 
 /** All tasks' training records in one list, shuffled by `rng` (tasks given in `tasks` only). */
@@ -120,9 +162,20 @@ function lengthStats(xs: readonly number[]): LengthStats {
   return { min: Math.min(...xs), mean: xs.reduce((a, b) => a + b, 0) / xs.length, max: Math.max(...xs) };
 }
 
+/** Documents and their tokens (words and punctuation, without bos / eos). */
+export interface DocStats {
+  documents: number;
+  tokens: number;
+}
+
 export interface SuiteStats {
   vocabSize: number;
-  corpus: { documents: number; tokens: number };
+  /** The facts corpus (= pretraining.facts). */
+  corpus: DocStats;
+  /** Pretraining by part, and in all. */
+  pretraining: { facts: DocStats; qa: DocStats; format: DocStats; total: DocStats };
+  /** Fact keys with QA documents, per task. */
+  qaKeys: Partial<Record<TaskName, number>>;
   records: Record<TaskName, Record<SplitName, number>>;
   /** Tokens per training example (bos + prompt + output + eos), per template and task, all splits together. */
   exampleTokens: Record<TemplateName, Record<TaskName | "all", LengthStats>>;
@@ -141,9 +194,26 @@ export function suiteStats(suite: EmbeddedSuite): SuiteStats {
     const stats = Object.fromEntries(perTask.map(([t, xs]) => [t, lengthStats(xs)]));
     return [template, { ...stats, all: lengthStats(perTask.flatMap(([, xs]) => xs)) }];
   })) as SuiteStats["exampleTokens"];
+  const docStats = (docs: readonly string[]) => ({
+    documents: docs.length,
+    tokens: docs.reduce((s, d) => s + tok.encode(d).length, 0),
+  });
+  const facts = docStats(suite.corpus);
+  const qaKeys: Partial<Record<TaskName, number>> = {};
+  for (const t of TASKS) {
+    const keys = new Set(suite.qaDocs.filter((d) => d.task === t).map((d) => d.key));
+    if (keys.size > 0) qaKeys[t] = keys.size;
+  }
   return {
     vocabSize: tok.vocabSize,
-    corpus: { documents: suite.corpus.length, tokens: suite.corpus.reduce((s, d) => s + tok.encode(d).length, 0) },
+    corpus: facts,
+    pretraining: {
+      facts,
+      qa: docStats(suite.qaDocs.map((d) => d.text)),
+      format: docStats(suite.formatDocs),
+      total: docStats(suite.pretraining),
+    },
+    qaKeys,
     records,
     exampleTokens,
   };

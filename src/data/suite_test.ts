@@ -15,19 +15,29 @@ import {
 } from "./suite.ts";
 import { SPLITS } from "./tasks.ts";
 import { TASKS } from "./types.ts";
+import { SPECIAL_TOKENS, splitWords } from "./word_tokenizer.ts";
 
 const suite = buildEmbeddedSuite({}, 0);
 const stats = suiteStats(suite);
 
 /** The sequence-length budget the 2-core default study is sized for. */
-const MAX_TOKENS = { compact: 80, alpaca: 96, llm_adapters: 96 };
-const MAX_VOCAB = 420;
+const MAX_TOKENS = { compact: 64, alpaca: 82, llm_adapters: 82 };
+const MAX_VOCAB = 440;
 
-Deno.test("default suite: 200 / 40 / 100 records per task and the measured sizes", () => {
-  for (const t of TASKS) assertEquals(stats.records[t], { train: 200, validation: 40, test: 100 });
+Deno.test("default suite: 100 / 16 / 40 records per task and the measured sizes", () => {
+  for (const t of TASKS) assertEquals(stats.records[t], { train: 100, validation: 16, test: 40 });
   assert(stats.vocabSize <= MAX_VOCAB, `vocab ${stats.vocabSize}`);
   assertEquals(stats.vocabSize, suite.tokenizer.vocab.length);
-  assert(stats.corpus.documents > 800 && stats.corpus.tokens > 8000, JSON.stringify(stats.corpus));
+  assertEquals([suite.world.animals.length, suite.world.things.length, suite.world.people.length], [28, 14, 8]);
+  // Measured (seed 0): 876 fact documents (8.5k tokens), 886 QA documents (49k), 64 format documents (2.1k).
+  const p = stats.pretraining;
+  assertEquals(p.facts, stats.corpus);
+  assertEquals([p.facts.documents, p.qa.documents, p.format.documents], [876, 886, 64]);
+  assert(p.facts.tokens > 8000 && p.qa.tokens > 45000 && p.format.tokens > 1500, JSON.stringify(p));
+  assertEquals(p.total.documents, p.facts.documents + p.qa.documents + p.format.documents);
+  assertEquals(p.total.tokens, p.facts.tokens + p.qa.tokens + p.format.tokens);
+  assertEquals(suite.pretraining.length, p.total.documents);
+  assertEquals(Object.values(stats.qaKeys).reduce((a, b) => a + b, 0), 443);
 });
 
 Deno.test("default suite meets the sequence-length budget under every template", () => {
@@ -35,15 +45,57 @@ Deno.test("default suite meets the sequence-length budget under every template",
     const all = stats.exampleTokens[template].all;
     assert(all.max <= MAX_TOKENS[template], `${template}: max ${all.max}`);
   }
-  // Measured: compact 43–69 tokens, alpaca 61–87; the preamble costs 18 tokens.
+  // Measured: compact 43–64 tokens, alpaca 61–82; the preamble costs 18 tokens.
   assertEquals(stats.exampleTokens.alpaca.all.max - stats.exampleTokens.compact.all.max, 18);
   const arcC = stats.exampleTokens.compact["ARC-Challenge"];
   assert(arcC.min > stats.exampleTokens.compact.boolq.max, "ARC-c questions are longer than BoolQ's");
+  // Shuffled questions are no longer.
+  const shuffledStats = suiteStats(buildEmbeddedSuite({ tasks: { options: "shuffled" } }, 0));
+  assert(shuffledStats.exampleTokens.compact.all.max <= MAX_TOKENS.compact);
+});
+
+Deno.test("every vocabulary word occurs in pretraining", () => {
+  for (const x of [suite, buildEmbeddedSuite(suiteConfig("quick"), 0), buildEmbeddedSuite({}, 1)]) {
+    const seen = new Set(x.pretraining.flatMap(splitWords));
+    const missing = x.tokenizer.vocab.slice(SPECIAL_TOKENS.length).filter((w) => !seen.has(w));
+    assertEquals(missing, []);
+    // Without a fallback document: templates, facts, QA and format documents cover it all by themselves.
+    assert(x.formatDocs.every((d) => d.includes("#") || d.includes("Answer format")), x.formatDocs.at(-1));
+  }
+});
+
+Deno.test("pretraining = facts + QA documents + format documents, shuffled; no BoolQ / WinoGrande answers", () => {
+  const parts = [...suite.corpus, ...suite.qaDocs.map((d) => d.text), ...suite.formatDocs];
+  assertEquals([...suite.pretraining].sort(), parts.sort());
+  assertNotEquals(suite.pretraining.slice(0, 50), parts.slice(0, 50));
+  const text = suite.pretraining.join("\n");
+  for (const label of ["true", "false", "option1", "option2", "answer1", "solution1", "ending1"]) {
+    assert(!text.includes(`the correct answer is ${label}`), label);
+  }
+  // The QA documents do not depend on the option mode; a shuffled suite pretrains on the same answers.
+  const shuffled = buildEmbeddedSuite({ tasks: { options: "shuffled" } }, 0);
+  assertEquals(shuffled.qaDocs, suite.qaDocs);
+  assertEquals(buildEmbeddedSuite({ qaDocs: { repeat: 0 } }, 0).qaDocs, []);
+});
+
+Deno.test("every test question's content is answered in words in pretraining, never its label", () => {
+  const answered = new Map(suite.qaDocs.map((d) => [d.instruction, d.content]));
+  let same = 0;
+  for (const t of TASKS.filter((t) => t !== "boolq" && t !== "winogrande")) {
+    for (const r of suite.tasks[t].test) {
+      const o = solveRecord(suite.world, r);
+      if (answered.has(r.instruction)) {
+        assertEquals(answered.get(r.instruction), o.content);
+        same++;
+      }
+    }
+  }
+  assert(same > 100, `${same} test questions appear verbatim in pretraining`);
 });
 
 Deno.test("the tokenizer covers the corpus and every prompt: no <unk> anywhere", () => {
   const tok = suite.tokenizer;
-  for (const doc of suite.corpus) assert(!tok.encode(doc).includes(tok.unkId), doc);
+  for (const doc of suite.pretraining) assert(!tok.encode(doc).includes(tok.unkId), doc);
   for (const t of TASKS) {
     for (const r of SPLITS.flatMap((s) => suite.tasks[t][s])) {
       for (const template of TEMPLATE_NAMES) {
@@ -84,12 +136,38 @@ Deno.test("quick preset: a small world and a few dozen records per task", () => 
   for (const t of TASKS) assertEquals(s.records[t], { train: 32, validation: 8, test: 16 });
   assert(s.corpus.documents < 0.6 * stats.corpus.documents, `${s.corpus.documents} documents`);
   assertEquals(q.world.animals.length, SUITE_PRESETS.quick.world.animals);
+  // Measured (seed 0): 498 fact, 248 QA (one per key) and 24 format documents, ~19k tokens.
+  assertEquals([s.pretraining.facts.documents, s.pretraining.qa.documents, s.pretraining.format.documents], [
+    498,
+    248,
+    24,
+  ]);
+  assert(s.pretraining.total.tokens < 0.4 * stats.pretraining.total.tokens, `${s.pretraining.total.tokens}`);
+  assert(s.exampleTokens.compact.all.max <= MAX_TOKENS.compact);
+  for (const t of TASKS) {
+    for (const sp of SPLITS) {
+      const n = [...new Set(q.tasks[t][sp].map((r) => r.answer))].map((a) =>
+        q.tasks[t][sp].filter((r) => r.answer === a).length
+      );
+      assert(Math.max(...n) - Math.min(...n) <= 1, `${t}/${sp}: ${n}`);
+    }
+  }
 });
 
 Deno.test("suiteConfig merges overrides into a preset and rejects unknown keys", () => {
   const cfg = suiteConfig("quick", { tasks: { test: 20 }, world: { animals: 20 } });
-  assertEquals([cfg.tasks.train, cfg.tasks.test, cfg.world.animals, cfg.world.people], [32, 20, 20, 8]);
+  assertEquals([cfg.tasks.train, cfg.tasks.test, cfg.world.animals, cfg.world.people], [32, 20, 20, 6]);
   assertEquals(cfg.tasks.heldOutKeys, { validation: 0.1, test: 0.25 });
+  assertEquals([cfg.tasks.options, suiteConfig("quick", { tasks: { options: "shuffled" } }).tasks.options], [
+    "canonical",
+    "shuffled",
+  ]);
+  assertEquals([cfg.qaDocs.repeat, suiteConfig("default").qaDocs.repeat, suiteConfig("default").formatDocs], [
+    1,
+    2,
+    64,
+  ]);
+  assertThrows(() => suiteConfig("default", { qaDocs: { times: 2 } } as never), ConfigError, "unknown key 'times'");
   assertThrows(() => suiteConfig("default", { task: {} } as never), ConfigError, "unknown key 'task'");
   assertThrows(() => suiteConfig("default", { tasks: { train: -1 } }), ConfigError, "suite (default).tasks.train");
 });
@@ -108,18 +186,23 @@ Deno.test("suiteContentHash fingerprints the generated text", async () => {
   const h = await suiteContentHash(buildEmbeddedSuite(quick, 0));
   assertEquals(h, await suiteContentHash(buildEmbeddedSuite(quick, 0)));
   assertNotEquals(h, await suiteContentHash(buildEmbeddedSuite(quick, 1)));
+  assertNotEquals(h, await suiteContentHash(buildEmbeddedSuite(suiteConfig("quick", { qaDocs: { repeat: 2 } }), 0)));
+  assertNotEquals(
+    h,
+    await suiteContentHash(buildEmbeddedSuite(suiteConfig("quick", { tasks: { options: "shuffled" } }), 0)),
+  );
 });
 
 Deno.test("mixTrain interleaves every task's training records once, by seed", () => {
   const mixed = mixTrain(suite.tasks, new Rng(1));
-  assertEquals(mixed.length, 8 * 200);
+  assertEquals(mixed.length, 8 * 100);
   const all = TASKS.flatMap((t) => suite.tasks[t].train);
   assertEquals(new Set(mixed).size, all.length);
   assert(all.every((r) => mixed.includes(r)));
   assertEquals(new Set(mixed.slice(0, 40).map((r) => r.task)).size, 8);
   assertEquals(mixTrain(suite.tasks, new Rng(1)), mixed);
   assertNotEquals(mixTrain(suite.tasks, new Rng(2)), mixed);
-  assertEquals(mixTrain({ piqa: suite.tasks.piqa }, new Rng(1)).length, 200);
+  assertEquals(mixTrain({ piqa: suite.tasks.piqa }, new Rng(1)).length, 100);
 });
 
 Deno.test("chance levels come with the suite", () => {

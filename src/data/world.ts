@@ -2,6 +2,10 @@
  * A seeded, small "commonsense" world: animals, things and people with attributes (colour, size class,
  * habitat, diet, material, owner, pet, prey), the rules, goals, social events and activity scripts the eight
  * task families ask about. Config + seed → world, deterministic; plain JSON, so it can be hashed and shown.
+ * Colours, sizes, habitats and (non-meat) diets are dealt evenly rather than drawn independently, so every value
+ * occurs and the canonical option positions (`canonical.ts`) all have keys. The default world is small (28
+ * animals, 14 things, 8 people = 50 entities; all 12 scripts, 15 events, 7 goals) so the answered-in-words
+ * pretraining documents (one set per fact key) stay within the pretraining budget.
  */
 import { parseConfig, z } from "../config.ts";
 import { Rng } from "../util/rng.ts";
@@ -36,11 +40,11 @@ const MIN_GOALS = 3;
 const MEAT_EATER_SHARE = 0.25;
 
 export const WorldConfigSchema = z.strictObject({
-  animals: z.number().int().min(MIN_ANIMALS).max(ANIMALS.length).default(32),
+  animals: z.number().int().min(MIN_ANIMALS).max(ANIMALS.length).default(28),
   /** Objects ("things"; `Object` is taken). */
-  objects: z.number().int().min(MIN_THINGS).max(Object.keys(THINGS).length).default(24),
-  people: z.number().int().min(MIN_PEOPLE).max(PEOPLE.length).default(14),
-  scripts: z.number().int().min(MIN_SCRIPTS).max(SCRIPTS.length).default(8),
+  objects: z.number().int().min(MIN_THINGS).max(Object.keys(THINGS).length).default(14),
+  people: z.number().int().min(MIN_PEOPLE).max(PEOPLE.length).default(8),
+  scripts: z.number().int().min(MIN_SCRIPTS).max(SCRIPTS.length).default(SCRIPTS.length),
   events: z.number().int().min(MIN_EVENTS).max(EVENTS.length).default(EVENTS.length),
   goals: z.number().int().min(MIN_GOALS).max(GOALS.length).default(GOALS.length),
 }).refine((c) => c.people <= c.animals, {
@@ -108,15 +112,29 @@ function choose<T>(rng: Rng, pool: readonly T[], n: number): T[] {
   return rng.shuffle([...pool]).slice(0, n);
 }
 
+/**
+ * `n` values dealt evenly from `pool` (each ⌊n/m⌋ or ⌈n/m⌉ times, which ones get the extra at random), in random
+ * order: every value is used, so canonical option groups find keys at every position.
+ */
+export function deal<T>(rng: Rng, pool: readonly T[], n: number): T[] {
+  const order = rng.shuffle([...pool]);
+  return rng.shuffle(Array.from({ length: n }, (_, i) => order[i % order.length]));
+}
+
 function makeAnimals(rng: Rng, n: number): Animal[] {
   const meatEaters = Math.max(1, Math.round(n * MEAT_EATER_SHARE));
   const otherDiets = DIETS.filter((d) => d !== "meat");
-  const animals: Animal[] = choose(rng, ANIMALS, n).map((name, i) => ({
+  const names = choose(rng, ANIMALS, n);
+  const colours = deal(rng, COLOURS, n);
+  const sizes = deal(rng, SIZES, n);
+  const habitats = deal(rng, HABITATS, n);
+  const diets = deal(rng, otherDiets, n - meatEaters);
+  const animals: Animal[] = names.map((name, i) => ({
     name,
-    colour: rng.pick(COLOURS),
-    size: rng.pick(SIZES),
-    habitat: rng.pick(HABITATS),
-    diet: i < meatEaters ? "meat" : rng.pick(otherDiets),
+    colour: colours[i],
+    size: sizes[i],
+    habitat: habitats[i],
+    diet: i < meatEaters ? "meat" : diets[i - meatEaters],
     prey: null,
   }));
   // Meat eaters hunt one animal smaller than themselves (any other animal when none is smaller).
@@ -130,10 +148,12 @@ function makeAnimals(rng: Rng, n: number): Animal[] {
 }
 
 function makeThings(rng: Rng, n: number, people: readonly string[]): Thing[] {
-  return choose(rng, Object.keys(THINGS), n).map((name) => ({
+  const colours = deal(rng, COLOURS, n);
+  const sizes = deal(rng, SIZES, n);
+  return choose(rng, Object.keys(THINGS), n).map((name, i) => ({
     name,
-    colour: rng.pick(COLOURS),
-    size: rng.pick(SIZES),
+    colour: colours[i],
+    size: sizes[i],
     material: rng.pick(THINGS[name]),
     owner: rng.pick(people),
   }));

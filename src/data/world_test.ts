@@ -1,7 +1,8 @@
 import { ConfigError } from "../errors.ts";
 import { assert, assertEquals, assertNotEquals, assertThrows } from "../testing/asserts.ts";
-import { FRAMES, GOALS, THINGS } from "./lexicon.ts";
-import { fillFrame, framePairs, generateWorld, indexWorld, sizeRank } from "./world.ts";
+import { Rng } from "../util/rng.ts";
+import { COLOURS, DIETS, FRAMES, GOALS, HABITATS, SCRIPTS, SIZES, THINGS } from "./lexicon.ts";
+import { deal, fillFrame, framePairs, generateWorld, indexWorld, sizeRank } from "./world.ts";
 
 Deno.test("the same config and seed give the same world; another seed another", () => {
   assertEquals(generateWorld({}, 7), generateWorld({}, 7));
@@ -10,8 +11,8 @@ Deno.test("the same config and seed give the same world; another seed another", 
 
 Deno.test("default world sizes follow the config", () => {
   const w = generateWorld({}, 0);
-  assertEquals([w.animals.length, w.things.length, w.people.length], [32, 24, 14]);
-  assertEquals([w.scripts.length, w.events.length, w.goals.length], [8, 15, 7]);
+  assertEquals([w.animals.length, w.things.length, w.people.length], [28, 14, 8]);
+  assertEquals([w.scripts.length, w.events.length, w.goals.length], [12, 15, 7]);
   const small = generateWorld({ animals: 10, objects: 9, people: 4, scripts: 4, events: 6, goals: 3 }, 0);
   assertEquals([small.animals.length, small.things.length, small.people.length], [10, 9, 4]);
 });
@@ -24,7 +25,7 @@ Deno.test("relations are consistent: pets distinct, owners are people, meat eate
   assert(pets.every((p) => ix.animal.has(p)));
   assert(w.things.every((t) => ix.person.has(t.owner) && THINGS[t.name].includes(t.material)));
   const hunters = w.animals.filter((a) => a.diet === "meat");
-  assertEquals(hunters.length, 8); // a quarter of 32
+  assertEquals(hunters.length, 7); // a quarter of 28
   for (const a of w.animals) {
     if (a.diet !== "meat") {
       assertEquals(a.prey, null);
@@ -79,4 +80,32 @@ Deno.test("bad world configs are one-line ConfigErrors naming the field", () => 
   );
   assertThrows(() => generateWorld({ animals: 1000 }, 0), ConfigError, "world.animals");
   assertThrows(() => generateWorld({ colours: 3 } as never, 0), ConfigError, "unknown key 'colours'");
+});
+
+Deno.test("deal spreads values evenly, in random order", () => {
+  const xs = deal(new Rng(1), ["a", "b", "c"], 8);
+  assertEquals(xs.length, 8);
+  assertEquals(["a", "b", "c"].map((v) => xs.filter((x) => x === v).length).sort(), [2, 3, 3]);
+  assertNotEquals(deal(new Rng(2), ["a", "b", "c"], 8), xs);
+});
+
+Deno.test("attribute values are dealt evenly, so every value (and canonical position) occurs", () => {
+  const w = generateWorld({}, 0);
+  const counts = (vs: readonly string[], of: (v: string) => number) => vs.map(of);
+  const colours = counts(COLOURS, (c) => w.animals.filter((a) => a.colour === c).length);
+  assert(colours.every((n) => n === 3 || n === 4), `${colours}`); // 28 animals over 8 colours
+  const habitats = counts(HABITATS, (h) => w.animals.filter((a) => a.habitat === h).length);
+  assert(habitats.every((n) => n === 3 || n === 4), `${habitats}`);
+  const sizes = counts(SIZES, (s) => w.things.filter((t) => t.size === s).length);
+  assert(sizes.every((n) => n === 2 || n === 3), `${sizes}`); // 14 things over 5 sizes
+  const diets = counts(DIETS.slice(1), (d) => w.animals.filter((a) => a.diet === d).length);
+  assert(diets.every((n) => n === 4 || n === 5), `${diets}`); // 21 non-meat animals over 5 diets
+});
+
+Deno.test("every script has five two-word steps (HellaSwag's canonical endings are steps 2-5)", () => {
+  for (const s of SCRIPTS) {
+    assertEquals(s.steps.length, 5, s.activity);
+    assert(s.steps.every((x) => x.split(" ").length === 2), s.activity);
+    assertEquals(new Set(s.steps).size, 5, s.activity);
+  }
 });
