@@ -2,12 +2,18 @@
  * Run a study: resolve its grid, skip cells already in `results/<study>/cells.jsonl` (by config hash), run
  * the rest (or this shard's share), append each finished row as one line, then rebuild tables, charts and
  * `manifest.json` from every row on disk. An interrupted run loses only the cell in flight.
+ *
+ * Crash safety (tests/faults/): rows are appended whole under a file lock; a line torn by a killed writer is
+ * dropped on the next run (`repairRows`), and temp files a killed writer left beside tables and charts are
+ * removed, both under the study directory's lock (`.lock`) so concurrent shards never race. With
+ * `keepGoing`, a cell that fails (a diverged loss, a bad data file) does not stop the others.
  */
 import { join } from "node:path";
-import { DataError, UsageError } from "../errors.ts";
+import { DataError, MoleError, UsageError } from "../errors.ts";
 import { writeChart } from "../report/charts.ts";
 import { writeTable } from "../report/tables.ts";
-import { appendLine, atomicWrite, atomicWriteJson, exists } from "../util/fs.ts";
+import { faultPoint } from "../util/fault.ts";
+import { appendLine, atomicWriteJson, exists, removeStaleTemps, rewriteLocked, withLock } from "../util/fs.ts";
 import { type CellRow, runCell, Workbench } from "./cell.ts";
 import { environment } from "./manifest.ts";
 import { createProgress, type Progress } from "./progress.ts";
@@ -15,6 +21,8 @@ import { resolveCell, type ResolvedCell } from "./spec.ts";
 import type { Study, StudyOptions } from "./study.ts";
 
 export const CELLS_FILE = "cells.jsonl";
+/** The study directory's lock: held while repairing cells.jsonl, clearing temp files and writing outputs. */
+export const LOCK_FILE = ".lock";
 
 export interface RunOptions extends StudyOptions {
   /** Output root; the study writes to `<out>/<study>/`. */
@@ -23,6 +31,8 @@ export interface RunOptions extends StudyOptions {
   shard: { index: number; count: number } | null;
   /** Only rebuild tables/charts from existing rows. */
   reportOnly: boolean;
+  /** Run the remaining cells after one fails, then throw a summary of the failures (default: stop at once). */
+  keepGoing?: boolean;
   progress?: Progress;
 }
 
@@ -49,9 +59,14 @@ export function parseShard(s: string): { index: number; count: number } {
 /** Parse a cells.jsonl: the rows, and the numbers of lines that are not complete rows (torn writes). */
 export async function scanRows(path: string): Promise<{ rows: CellRow[]; torn: number[] }> {
   if (!(await exists(path))) return { rows: [], torn: [] };
+  return parseRows(await Deno.readTextFile(path));
+}
+
+/** The rows of a cells.jsonl's text and the line numbers that are not complete rows. */
+export function parseRows(text: string): { rows: CellRow[]; torn: number[] } {
   const rows: CellRow[] = [];
   const torn: number[] = [];
-  (await Deno.readTextFile(path)).split("\n").forEach((line, i) => {
+  text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
     try {
       const row = JSON.parse(line) as CellRow;
@@ -73,16 +88,35 @@ export async function readRows(path: string, warn: (l: string) => void = console
   return rows;
 }
 
-/** Drop torn lines from cells.jsonl (atomically), so new rows never append to a fragment. */
+/**
+ * Drop torn lines from cells.jsonl (atomically, under its append lock so a concurrent shard's row is never
+ * lost), so new rows never append to a fragment.
+ */
 async function repairRows(path: string, log: (l: string) => void): Promise<CellRow[]> {
-  const { rows, torn } = await scanRows(path);
-  if (torn.length > 0) {
+  let rows: CellRow[] = [];
+  await rewriteLocked(path, (text) => {
+    const scan = parseRows(text);
+    rows = scan.rows;
+    if (scan.torn.length === 0) return null;
     log(
-      `warning: ${path}: removing ${torn.length} incomplete line(s) (${torn.join(", ")}) left by an interrupted write`,
+      `warning: ${path}: removing ${scan.torn.length} incomplete line(s) (${
+        scan.torn.join(", ")
+      }) left by an interrupted write`,
     );
-    await atomicWrite(path, rows.map((r) => JSON.stringify(r) + "\n").join(""));
-  }
+    const keep = text.split("\n").filter((line, i) => line.trim() !== "" && !scan.torn.includes(i + 1));
+    return keep.map((line) => line + "\n").join("");
+  });
   return rows;
+}
+
+/** Under the study directory's lock: clear temp files killed writers left, repair cells.jsonl. */
+async function recover(dir: string, path: string, log: (l: string) => void): Promise<CellRow[]> {
+  if (!(await exists(dir))) return [];
+  return await withLock(join(dir, LOCK_FILE), async () => {
+    const stale = await removeStaleTemps(dir);
+    if (stale.length) log(`warning: ${dir}: removed ${stale.length} temp file(s) an interrupted write left`);
+    return await repairRows(path, log);
+  });
 }
 
 /** Resolve every cell of the grid (validating configs; duplicate hashes are a study bug). */
@@ -108,6 +142,22 @@ function rowsForGrid(rows: CellRow[], cells: ResolvedCell[]): CellRow[] {
   return cells.map((c) => byHash.get(c.hash)).filter((r): r is CellRow => r !== undefined);
 }
 
+/**
+ * Pretrain (or load) every embedded base model the grid uses into the cache, once, and return how many;
+ * run before shards start together so that they do not all pretrain the same base at once.
+ */
+export async function prepareBases(study: Study, opts: StudyOptions, log: (l: string) => void): Promise<number> {
+  const specs = new Map((await resolveGrid(study, opts)).map((c) => [JSON.stringify(c.config.base), c.config.base]));
+  const bench = new Workbench(log);
+  try {
+    const embedded = [...specs.values()].filter((b) => b.kind === "embedded");
+    for (const spec of embedded) await bench.base(spec);
+    return embedded.length;
+  } finally {
+    await bench.dispose();
+  }
+}
+
 /** Tables, charts and the manifest, from rows on disk. */
 export async function writeOutputs(study: Study, dir: string, rows: CellRow[], manifest: Record<string, unknown>) {
   for (const t of study.tables(rows)) await writeTable(dir, t.name, t.raw, t.display);
@@ -121,9 +171,7 @@ export async function runStudy(study: Study, opts: RunOptions): Promise<RunSumma
   const dir = join(opts.out, study.name);
   const path = join(dir, CELLS_FILE);
   const cells = await resolveGrid(study, opts);
-  const done = new Set(
-    (opts.reportOnly ? await readRows(path, progress.log) : await repairRows(path, progress.log)).map((r) => r.hash),
-  );
+  const done = new Set((await recover(dir, path, progress.log)).map((r) => r.hash));
   const mine = cells.filter((_, i) => !opts.shard || i % opts.shard.count === opts.shard.index);
   const todo = opts.reportOnly ? [] : mine.filter((c) => !done.has(c.hash));
   progress.log(
@@ -133,13 +181,25 @@ export async function runStudy(study: Study, opts: RunOptions): Promise<RunSumma
       `, ${mine.length - todo.length} already done, ${todo.length} to run`,
   );
   const bench = new Workbench(progress.log);
+  const failed: string[] = [];
   try {
     for (const [i, cell] of todo.entries()) {
       progress.status({ cell: i, cells: todo.length, label: cell.label });
-      const row = await runCell(study.name, cell, bench, {
-        onStep: (step, steps, loss) =>
-          progress.status({ cell: i, cells: todo.length, label: cell.label, step, steps, loss }),
-      });
+      let row: CellRow;
+      try {
+        row = await runCell(study.name, cell, bench, {
+          onStep: (step, steps, loss) => {
+            faultPoint("mid-cell");
+            progress.status({ cell: i, cells: todo.length, label: cell.label, step, steps, loss });
+          },
+        });
+      } catch (e) {
+        const err = inCell(e, study.name, cell);
+        if (!opts.keepGoing || !(err instanceof MoleError)) throw err;
+        progress.log(`✗ ${err.message}`);
+        failed.push(err.message);
+        continue;
+      }
       await appendLine(path, JSON.stringify(row));
       const acc = Object.entries(row.results).map(([p, r]) => `${p} ${(r!.average * 100).toFixed(1)}%`).join(", ");
       progress.log(`✓ ${cell.label} seed ${row.seed}: ${acc} (${(row.cost.trainMs / 1000).toFixed(1)} s train)`);
@@ -151,7 +211,7 @@ export async function runStudy(study: Study, opts: RunOptions): Promise<RunSumma
   const rows = rowsForGrid(await readRows(path, progress.log), cells);
   const wallMs = performance.now() - t0;
   if (rows.length > 0) {
-    await writeOutputs(study, dir, rows, {
+    const manifest = {
       study: study.name,
       title: study.title,
       written: new Date().toISOString(),
@@ -160,7 +220,25 @@ export async function runStudy(study: Study, opts: RunOptions): Promise<RunSumma
       wallMsThisRun: Math.round(wallMs),
       cellTrainMs: rows.reduce((a, r) => a + r.cost.trainMs, 0),
       ...(await environment()),
-    });
+    };
+    await withLock(join(dir, LOCK_FILE), () => writeOutputs(study, dir, rows, manifest));
+  }
+  if (failed.length > 0) {
+    throw new CellsFailedError(
+      `${failed.length} of ${todo.length} cells failed (the others are saved; fix and rerun to run just these): ` +
+        failed.join(" | "),
+    );
   }
   return { dir, total: cells.length, skipped: mine.length - todo.length, ran: todo.length, rows: rows.length, wallMs };
+}
+
+/** `--keep-going`: one or more cells failed; the message lists each one's error. */
+export class CellsFailedError extends MoleError {
+  override name = "CellsFailedError";
+}
+
+/** Name the cell an error happened in (study, label, seed), keeping the error's class and exit code. */
+function inCell(e: unknown, study: string, cell: ResolvedCell): unknown {
+  if (e instanceof MoleError) e.message = `${study}: cell '${cell.label}' seed ${cell.config.seed}: ${e.message}`;
+  return e;
 }

@@ -28,7 +28,7 @@ import { packedData, tokenizeDocs } from "./pretrain.ts";
 import { type StepInfo, train } from "./trainer.ts";
 
 /** Bump when pretraining code changes what a recipe produces. */
-export const BASE_RECIPE_VERSION = 1;
+export const BASE_RECIPE_VERSION = 2;
 
 export const BaseRecipeSchema = z.strictObject({
   suite: z.enum(Object.keys(SUITE_PRESETS) as [SuitePreset, ...SuitePreset[]]).default("default"),
@@ -44,9 +44,9 @@ export const BaseRecipeSchema = z.strictObject({
     maxSeqLen: z.number().int().positive().default(128),
   }).prefault({}),
   pretrain: z.strictObject({
-    steps: z.number().int().min(1).default(600),
+    steps: z.number().int().min(1).default(1500),
     batchSize: z.number().int().min(1).default(16),
-    seqLen: z.number().int().min(8).default(64),
+    seqLen: z.number().int().min(8).default(128),
     lr: z.number().positive().max(1).default(3e-3),
     warmupSteps: z.number().int().min(0).default(30),
     weightDecay: z.number().min(0).default(0.01),

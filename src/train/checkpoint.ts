@@ -1,18 +1,22 @@
 /**
  * Resumable training checkpoints: `<dir>/checkpoint-<step>/` holding `state.safetensors` (the trainable
  * parameters and AdamW's moments) and `trainer_state.json`. Each is written into a temporary directory and
- * renamed into place, so a crash leaves the previous checkpoint intact and never a half-written one.
+ * renamed into place, so a crash leaves the previous checkpoint intact and never a half-written one; the
+ * `.tmp-*` directory a killed writer leaves is ignored and removed when the run resumes. Fault point
+ * `checkpoint-commit`: everything written, before the rename (src/util/fault.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { CheckpointError } from "../errors.ts";
 import { type HostTensor, readSafetensorsFile, writeSafetensorsFile } from "../model/safetensors.ts";
+import { faultPoint } from "../util/fault.ts";
 import { atomicWriteJson, exists } from "../util/fs.ts";
 import type { AdamW } from "./optim.ts";
 
 export const STATE_FILE = "state.safetensors";
 export const TRAINER_STATE = "trainer_state.json";
 const DIR_RE = /^checkpoint-(\d{6,})$/;
+const TMP_RE = /^\.tmp-[0-9a-f]{8}$/;
 
 export interface TrainerState {
   /** Updates completed. */
@@ -52,6 +56,7 @@ export async function saveCheckpoint(
     }
     await writeSafetensorsFile(join(tmp, STATE_FILE), tensors, { adam_step: String(opt.step) });
     await atomicWriteJson(join(tmp, TRAINER_STATE), state);
+    faultPoint("checkpoint-commit");
     if (await exists(final)) await Deno.remove(final, { recursive: true });
     await Deno.rename(tmp, final);
   } catch (e) {
@@ -72,6 +77,19 @@ export async function listCheckpoints(dir: string): Promise<string[]> {
     if (e.isDirectory && m) found.push([Number(m[1]), join(dir, e.name)]);
   }
   return found.sort((a, b) => a[0] - b[0]).map(([, p]) => p);
+}
+
+/** Remove the `.tmp-*` directories of checkpoints a killed run was writing; returns how many. */
+export async function removePartialCheckpoints(dir: string): Promise<number> {
+  if (!(await exists(dir))) return 0;
+  let n = 0;
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isDirectory && TMP_RE.test(e.name)) {
+      await Deno.remove(join(dir, e.name), { recursive: true });
+      n++;
+    }
+  }
+  return n;
 }
 
 /** The newest checkpoint under `dir`, or null. */
@@ -105,7 +123,10 @@ export async function loadCheckpoint(
       `${ckpt} belongs to another run (hash ${state.runHash}, this run ${runHash}); use a fresh output directory or delete it`,
     );
   }
-  const { tensors, metadata } = await readSafetensorsFile(join(ckpt, STATE_FILE));
+  const { tensors, metadata } = await readSafetensorsFile(join(ckpt, STATE_FILE)).catch((e) => {
+    if (!(e instanceof CheckpointError)) throw e;
+    throw new CheckpointError(`${e.message}, or delete ${ckpt} to resume from the previous checkpoint`);
+  });
   const get = (key: string, like: tf.Tensor) => {
     const h = tensors.get(key);
     if (!h || !tf.util.arraysEqual(h.shape, like.shape)) {

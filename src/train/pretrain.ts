@@ -1,6 +1,7 @@
 /**
- * Pretraining batches: documents tokenized as [bos, …, eos], concatenated in a seeded order that changes each
- * epoch, and cut into fixed-length sequences (GPT-style packing); every next token counts in the loss.
+ * Pretraining batches: documents tokenized as [bos, …, eos], in a seeded order that changes each epoch, packed
+ * whole into fixed-length windows (a document never straddles two windows, so a question keeps its answer;
+ * the rest of a window is padding, masked out of the loss). Every next token inside a document counts.
  */
 import type { Batch } from "../data/batch.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
@@ -14,24 +15,41 @@ export function tokenizeDocs(tok: Tokenizer, docs: readonly string[]): number[][
   return docs.map((d) => [...bos, ...tok.encode(d), ...eos]);
 }
 
-/** Pack documents (shuffled by `rng`) into `seqLen + 1`-token windows → batches of next-token targets. */
+/**
+ * Pack documents (shuffled by `rng`) whole into windows of `seqLen` tokens (longer ones are cut at `seqLen`),
+ * first-fit in order, then into batches of `batchSize` windows (a last partial batch is dropped).
+ */
 export function packBatches(docs: readonly number[][], seqLen: number, batchSize: number, rng: Rng): Batch[] {
-  const stream = rng.shuffle(docs.map((_, i) => i)).flatMap((i) => docs[i]);
-  const windows = Math.floor((stream.length - 1) / seqLen);
+  const windows: number[][] = [];
+  let current: number[] = [];
+  for (const i of rng.shuffle(docs.map((_, i) => i))) {
+    const doc = docs[i].slice(0, seqLen);
+    if (current.length + doc.length > seqLen) {
+      windows.push(current);
+      current = [];
+    }
+    current.push(...doc);
+  }
+  if (current.length > 0) windows.push(current);
   const batches: Batch[] = [];
-  for (let w0 = 0; w0 + batchSize <= windows; w0 += batchSize) {
+  for (let w0 = 0; w0 + batchSize <= windows.length; w0 += batchSize) {
     const n = batchSize * seqLen;
     const inputIds = new Int32Array(n);
     const targetIds = new Int32Array(n);
+    const lossMask = new Float32Array(n);
+    const attnMask = new Float32Array(n);
     for (let b = 0; b < batchSize; b++) {
-      const start = (w0 + b) * seqLen;
-      for (let t = 0; t < seqLen; t++) {
-        inputIds[b * seqLen + t] = stream[start + t];
-        targetIds[b * seqLen + t] = stream[start + t + 1];
+      const w = windows[w0 + b];
+      for (let t = 0; t < w.length; t++) {
+        inputIds[b * seqLen + t] = w[t];
+        attnMask[b * seqLen + t] = 1;
+        if (t + 1 < w.length) {
+          targetIds[b * seqLen + t] = w[t + 1];
+          lossMask[b * seqLen + t] = 1;
+        }
       }
     }
-    const ones = new Float32Array(n).fill(1);
-    batches.push({ inputIds, targetIds, lossMask: ones, attnMask: ones, batchSize, seqLen });
+    batches.push({ inputIds, targetIds, lossMask, attnMask, batchSize, seqLen });
   }
   return batches;
 }

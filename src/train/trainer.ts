@@ -8,15 +8,24 @@
  *
  * Only `model.trainableParams()` are updated (the adapters; the base while it is pretrained). Everything is
  * fixed by the seed: batch order per epoch (the data provider's), dropout masks per (step, micro-batch).
- * With a checkpoint directory the run resumes from its newest checkpoint and continues bit for bit.
+ * With a checkpoint directory the run resumes from its newest checkpoint and continues bit for bit (the
+ * partial checkpoint a killed run was writing is cleared first). MOLE_FAULT=nan:train-loss@<n> makes the n-th
+ * update's loss NaN, to test the divergence path (src/util/fault.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../data/batch.ts";
 import { NonFiniteLossError } from "../errors.ts";
 import { type LlamaModel, lmLoss } from "../model/llama.ts";
 import { forwardContext } from "../moe/moe_linear.ts";
+import { faultValue } from "../util/fault.ts";
 import { hash32 } from "../util/rng.ts";
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.ts";
+import {
+  latestCheckpoint,
+  loadCheckpoint,
+  removePartialCheckpoints,
+  saveCheckpoint,
+  type TrainerState,
+} from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import { AdamW } from "./optim.ts";
 import { learningRate } from "./schedule.ts";
@@ -125,6 +134,7 @@ export async function train(model: LlamaModel, data: TrainData, run: TrainRun): 
   let state: TrainerState = { step: 0, runHash: run.runHash, losses: [], elapsedMs: 0, tokens: 0 };
   let resumedFrom: number | null = null;
   const ckptDir = run.checkpointDir ?? null;
+  if (ckptDir) await removePartialCheckpoints(ckptDir);
   const ckpt = ckptDir ? await latestCheckpoint(ckptDir) : null;
   if (ckpt) {
     state = await loadCheckpoint(ckpt, params, opt, run.runHash);
@@ -160,7 +170,7 @@ export async function train(model: LlamaModel, data: TrainData, run: TrainRun): 
         lossSum = next as tf.Scalar;
       }
       const norm = clipByGlobalNorm(acc, cfg.maxGradNorm);
-      const [loss, gradNorm] = [(await lossSum.data())[0], (await norm.data())[0]];
+      const [loss, gradNorm] = [faultValue("train-loss", (await lossSum.data())[0]), (await norm.data())[0]];
       tf.dispose([lossSum, norm]);
       if (!Number.isFinite(loss)) {
         tf.dispose([...acc.values()]);
