@@ -1,0 +1,160 @@
+/**
+ * Bench tests: the pure parts (statistics, presets, ratios), the quick preset end to end into a temp dir,
+ * and the PyTorch reference computing the same outputs and gradients as our layers (skipped without torch).
+ */
+import { assert, assertAlmostEquals, assertEquals } from "../src/testing/asserts.ts";
+import { initBackend } from "../src/backend/backend.ts";
+import { buildLayer, LAYER_METHODS, type LayerCase, layerInput, layerOutputs, USES_TOPK } from "./layer.ts";
+import type { LayerRow } from "./measure.ts";
+import { expandCases, expandShapes, FULL_AXES, overrideShapes, PRESETS } from "./presets.ts";
+import { dispatchBreakEven, overLora, soakVerdict, sparseOverDense } from "./ratios.ts";
+import { quantile, summarize } from "./stats.ts";
+import { checkCase, DISPATCH, maxRelDiff, probeTorch, runTorch, type TorchCheckResult } from "./torch.ts";
+
+const torch = await probeTorch();
+
+Deno.test("summarize: median and quartiles interpolate like numpy", () => {
+  const t = summarize([4, 1, 3, 2]);
+  assertEquals([t.median, t.q1, t.q3, t.min, t.max, t.reps], [2.5, 1.75, 3.25, 1, 4, 4]);
+  assertEquals(quantile([], 0.5), NaN);
+});
+
+Deno.test("presets: full is the issue's 108-shape grid; sweeps vary one axis around the centre", () => {
+  assertEquals(
+    expandShapes({ mode: "product", axes: FULL_AXES, center: PRESETS.full.backends[0].shapes.center }).length,
+    108,
+  );
+  const sweep = expandShapes(PRESETS.default.backends[0].shapes);
+  assertEquals(sweep.length, 1 + 2 + 2 + 2 + 1 + 1); // centre + the other values of each axis
+  for (const s of sweep) {
+    const off = (["tokens", "d", "experts", "rank", "topk"] as const).filter((a) => s[a] !== sweep[0][a]);
+    assert(off.length <= 1, `${JSON.stringify(s)} differs from the centre on ${off}`);
+  }
+});
+
+Deno.test("expandCases: top-k only where it applies and k ≤ N; LoRA once per shape", () => {
+  const shapes = [1, 2, 8].map((topk) => ({ tokens: 8, d: 8, experts: 4, rank: 2, topk }));
+  const cases = expandCases(shapes, ["lora", "topk", "dynmole"]);
+  assertEquals(cases.filter((c) => c.method === "lora").map((c) => c.topk), [null]);
+  assertEquals(cases.filter((c) => c.method === "topk").map((c) => c.topk), [1, 2]);
+  assertEquals(cases.filter((c) => c.method === "dynmole").map((c) => c.topk), [1, 2]);
+});
+
+Deno.test("overrideShapes: flags make a product, axes not given stay at the centre", () => {
+  const plan = overrideShapes(PRESETS.default.backends[0].shapes, { tokens: [256, 512] });
+  assertEquals(expandShapes(plan).map((s) => [s.tokens, s.d, s.experts]), [[256, 1024, 8], [512, 1024, 8]]);
+});
+
+function row(method: string, ms: number, experts = 8, topk: number | null = null): LayerRow {
+  const timing = { median: ms, q1: ms, q3: ms, min: ms, max: ms, reps: 1 };
+  return {
+    backend: "blas",
+    method: method as LayerRow["method"],
+    tokens: 8,
+    d: 8,
+    experts,
+    rank: 2,
+    topk,
+    timing,
+    peakMiB: 0,
+    baseMiB: 0,
+  };
+}
+
+Deno.test("ratios: over LoRA and sparse over dense match shapes; dispatch break-even needs all larger N", () => {
+  const rows = [row("lora", 10), row("topk", 15, 8, 2), row("soft", 12), row("lora", 99, 4)];
+  assertEquals(overLora(rows).map((r) => [r.method, r.ratio]), [["topk", 1.5], ["soft", 1.2]]);
+  assertEquals(sparseOverDense(rows).map((r) => r.ratio), [1.25]);
+  const d = (experts: number, dispatch: number) => ({ experts, shape: "", masked: 1, dispatch, soft: 10 });
+  assertEquals(dispatchBreakEven([d(4, 20), d(8, 5), d(16, 4)]), 8);
+  assertEquals(dispatchBreakEven([d(4, 5), d(8, 20)]), null);
+});
+
+Deno.test("soakVerdict: flat only when tensors and bytes are unchanged", () => {
+  const s = (step: number, numTensors: number, numBytes: number) => ({ step, numTensors, numBytes });
+  assertEquals(soakVerdict([s(1, 10, 100), s(50, 10, 100)]).met, true);
+  assertEquals(soakVerdict([s(1, 10, 100), s(50, 11, 104)]).met, false);
+  assertEquals(soakVerdict([]).met, null);
+});
+
+Deno.test({
+  name: "quick preset runs end to end and writes tables, charts and a manifest",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const out = await Deno.makeTempDir({ prefix: "mole-bench-" });
+    try {
+      const args = ["run", "-A", "--frozen", new URL("./main.ts", import.meta.url).pathname, "--preset", "quick"];
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: [...args, "--out", out, "--no-torch", "--soak", "4"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
+      assert(run.success, text);
+      const files = new Set([...Deno.readDirSync(out)].map((e) => e.name));
+      for (const f of ["layer", "ratios", "step", "soak"]) {
+        assert(files.has(`${f}.csv`) && files.has(`${f}.md`), `missing ${f} table in ${[...files]}`);
+      }
+      for (const f of ["layer_over_lora.png", "step_tokens_per_s.png", "soak.png", "manifest.json"]) {
+        assert(files.has(f), `missing ${f}`);
+      }
+      const csv = Deno.readTextFileSync(`${out}/layer.csv`).trim().split("\n");
+      assertEquals(csv.length, 1 + LAYER_METHODS.length);
+      const manifest = JSON.parse(Deno.readTextFileSync(`${out}/manifest.json`));
+      assertEquals(manifest.preset, "quick");
+      assert(manifest.environment.commit);
+      assert(text.includes("memory flat over 4 training steps"), text);
+      assert(text.includes("PyTorch reference skipped"), text);
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "usage errors are one line with exit code 2",
+  async fn() {
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--frozen", new URL("./main.ts", import.meta.url).pathname, "--tokens", "0,x"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(run.code, 2);
+    const err = new TextDecoder().decode(run.stderr).trim();
+    assertEquals(err.split("\n").length, 1, err);
+    assert(err.startsWith("error: --tokens"), err);
+  },
+});
+
+Deno.test({
+  name: "torch reference: same outputs, loss and gradients as our layers (1e-4)",
+  ignore: torch === null,
+  async fn() {
+    await initBackend("cpu");
+    const cases = [];
+    const ours = new Map<string, Awaited<ReturnType<typeof layerOutputs>>>();
+    for (const method of [...LAYER_METHODS, DISPATCH]) {
+      const m = method === DISPATCH ? "topk" : method as LayerCase["method"];
+      const c: LayerCase = { method: m, tokens: 16, d: 8, experts: 4, rank: 2, topk: USES_TOPK.has(m) ? 2 : null };
+      const layer = buildLayer(c, 1, 0.5);
+      const x = layerInput(c);
+      cases.push(await checkCase(method, c, layer, x, method));
+      ours.set(method, await layerOutputs(layer, x));
+      layer.dispose();
+      x.dispose();
+    }
+    const res = await runTorch<TorchCheckResult>({ cases }, { device: "cpu", threads: 1, check: true });
+    assertEquals(res.results.length, cases.length);
+    for (const r of res.results) {
+      const o = ours.get(r.id)!;
+      assert(maxRelDiff(o.y, r.y) < 1e-4, `${r.id}: y differs by ${maxRelDiff(o.y, r.y)}`);
+      assertAlmostEquals(o.loss, r.loss, 1e-4 * (1 + Math.abs(r.loss)), `${r.id}: loss`);
+      assertEquals(Object.keys(o.grads).sort(), Object.keys(r.grads).sort(), `${r.id}: gradient names`);
+      for (const [name, g] of Object.entries(r.grads)) {
+        const diff = maxRelDiff(o.grads[name], g);
+        assert(diff < 1e-4, `${r.id}: gradient of ${name} differs by ${diff}`);
+      }
+    }
+  },
+});
