@@ -13,6 +13,7 @@ import { STUDIES } from "./registry.ts";
 await initBackend("auto");
 const cache = await Deno.makeTempDir({ prefix: "mole-cache-" });
 Deno.env.set("MOLE_CACHE_DIR", cache);
+globalThis.addEventListener("unload", () => Deno.removeSync(cache, { recursive: true }));
 const quiet: Progress = { log: () => {}, status: () => {}, done: () => {} };
 const QUICK = { quick: true, seeds: [0], data: null, base: null, shard: null, reportOnly: false, progress: quiet };
 

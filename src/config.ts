@@ -21,7 +21,9 @@ function deepestIssue(issue: Issue): Issue {
 
 /** One line for the first problem zod found: `<where>.<path>: <message>`. */
 export function formatZodError(error: z.ZodError, where: string): string {
-  const issue = deepestIssue(error.issues[0]);
+  // A misspelt key shows up twice: unknown, and the intended key missing. Name the misspelling.
+  const first = error.issues.find((i) => i.code === "unrecognized_keys") ?? error.issues[0];
+  const issue = deepestIssue(first);
   const path = issue.path.map(String).join(".");
   const field = [where, path].filter(Boolean).join(".");
   let message = issue.message;

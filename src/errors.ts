@@ -36,3 +36,8 @@ export class CheckpointError extends MoleError {
 export class NonFiniteLossError extends MoleError {
   override name = "NonFiniteLossError";
 }
+
+/** A write that failed for a reason the user can fix (full disk, quota, permissions, read-only). */
+export class WriteError extends MoleError {
+  override name = "WriteError";
+}

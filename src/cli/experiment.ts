@@ -166,6 +166,9 @@ async function main(): Promise<void> {
   if (flags.data && !flags.base) {
     throw new UsageError("--data needs --base <checkpoint>: the embedded base only knows the embedded suite");
   }
+  if (flags.base && !flags.data) {
+    throw new UsageError("--base needs --data <dir>: the embedded suite is tokenized for the embedded base only");
+  }
   const opts = {
     quick: flags.quick,
     seeds: Array.from({ length: flags.quick ? 1 : flags.seeds }, (_, i) => i),

@@ -6,7 +6,7 @@ import { join, relative } from "node:path";
 import type { CellRow } from "../experiment/cell.ts";
 import { CELLS_FILE, readRows, resolveGrid } from "../experiment/runner.ts";
 import type { Study, StudyOptions } from "../experiment/study.ts";
-import { atomicWrite, exists } from "../util/fs.ts";
+import { atomicWrite, exists, removeStaleTemps } from "../util/fs.ts";
 import { toMarkdown } from "./tables.ts";
 
 export interface StudyReport {
@@ -88,6 +88,7 @@ export async function writeReport(reports: StudyReport[], out: string, intro: st
   const parts = [`# MoLE Lab — results report`, "", intro, ""];
   for (const r of reports) parts.push(await studySection(r, out));
   const path = join(out, "REPORT.md");
+  await removeStaleTemps(out); // REPORT.md.<hex>.tmp a killed run left
   await atomicWrite(path, parts.join("\n").replace(/\n{3,}/g, "\n\n") + "\n");
   return path;
 }

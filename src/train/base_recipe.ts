@@ -105,6 +105,20 @@ async function loadCached(
   return { base, tokenizer, manifest };
 }
 
+/**
+ * Remove unfinished cache builds (`base-<hash>.tmp-*`) a killed run left, unless one is being written right now
+ * (younger than an hour: a parallel process may still be pretraining into it).
+ */
+async function removeStaleBuilds(root: string, prefix: string): Promise<void> {
+  if (!(await exists(root))) return;
+  for await (const e of Deno.readDir(root)) {
+    if (!e.isDirectory || !e.name.startsWith(prefix)) continue;
+    const path = join(root, e.name);
+    const age = Date.now() - ((await Deno.stat(path)).mtime?.getTime() ?? Date.now());
+    if (age > 3_600_000) await Deno.remove(path, { recursive: true }).catch(() => {});
+  }
+}
+
 interface Manifest {
   hash: string;
   recipe: BaseRecipe;
@@ -128,7 +142,9 @@ export async function prepareBase(
   const recipe = parseBaseRecipe(recipeInput);
   const hash = await baseHash(recipe);
   const suite = buildEmbeddedSuite(recipeSuite(recipe), recipe.suiteSeed);
-  const dir = join(opts.cacheDir ?? cacheRoot(), `base-${hash}`);
+  const root = opts.cacheDir ?? cacheRoot();
+  const dir = join(root, `base-${hash}`);
+  await removeStaleBuilds(root, `base-${hash}.tmp-`);
   if (await exists(dir)) {
     try {
       const { base, tokenizer, manifest } = await loadCached(dir, hash);
@@ -200,7 +216,14 @@ export async function prepareBase(
     created: new Date().toISOString(),
   };
   await atomicWriteJson(join(tmp, MANIFEST), manifest);
-  await Deno.rename(tmp, dir);
+  try {
+    await Deno.rename(tmp, dir);
+  } catch (e) {
+    // Another process (a parallel shard) cached the same recipe first: keep its copy (same hash, same weights).
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    if (!(await exists(join(dir, MANIFEST)))) throw e;
+    log(`base model: another process cached ${dir} first; using it`);
+  }
   log(
     `base model: pretrained in ${(result.elapsedMs / 1000).toFixed(1)} s, final loss ${
       result.finalLoss.toFixed(3)

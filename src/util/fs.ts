@@ -7,7 +7,8 @@
  * `write:<file>` and `append:<file>` points of `fault.ts` do the same (and SIGKILL) from MOLE_FAULT.
  */
 import { basename, dirname, join } from "node:path";
-import { MoleError } from "../errors.ts";
+import { MoleError, WriteError } from "../errors.ts";
+export { WriteError };
 import { faultAt, fire } from "./fault.ts";
 
 type Fault = ((path: string) => Error | null) | null;
@@ -191,9 +192,6 @@ async function readAllFrom(f: Deno.FsFile): Promise<Uint8Array> {
 }
 
 /** A write that failed for a reason the user can fix (a full disk, no permission): one line, exit 1. */
-export class WriteError extends MoleError {
-  override name = "WriteError";
-}
 
 const WRITE_FIXES: Record<string, string> = {
   ENOSPC: "the disk is full; free space there (or write elsewhere: --out, MOLE_CACHE_DIR)",
