@@ -12,7 +12,7 @@ import type { Protocol } from "../src/train/evaluate.ts";
 const EMBEDDED = {
   base: { kind: "embedded", recipe: {} },
   data: { kind: "embedded" },
-  train: { lr: 2e-3, schedule: "constant_with_warmup", warmupSteps: 10, batchSize: 16, epochs: 1, logEvery: 10 },
+  train: { lr: 3e-3, schedule: "constant_with_warmup", warmupSteps: 10, batchSize: 16, epochs: 2, logEvery: 10 },
   eval: { protocols: ["score"], template: "compact", batchSize: 32 },
 };
 

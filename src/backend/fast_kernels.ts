@@ -188,6 +188,12 @@ export function fastBinary(name: string): KernelFn {
   };
 }
 
+/**
+ * exp(d) for d below this is under half of float32's smallest subnormal (1.4e-45), so it rounds to exactly 0:
+ * softmax skips those entries (the masked half of causal attention scores) instead of calling Math.exp.
+ */
+const EXP_UNDERFLOW = -104;
+
 /** Softmax over the last axis, one row at a time (max-shifted). */
 export function fastSoftmax(args: KernelArgs): TensorInfo {
   const logits = args.inputs.logits!;
@@ -202,7 +208,10 @@ export function fastSoftmax(args: KernelArgs): TensorInfo {
     let max = -Infinity;
     for (let i = r; i < r + n; i++) if (x[i] > max) max = x[i];
     let sum = 0;
-    for (let i = r; i < r + n; i++) sum += out[i] = Math.exp(x[i] - max);
+    for (let i = r; i < r + n; i++) {
+      const d = x[i] - max;
+      sum += out[i] = d < EXP_UNDERFLOW ? 0 : Math.exp(d);
+    }
     const inv = 1 / sum;
     for (let i = r; i < r + n; i++) out[i] *= inv;
   }

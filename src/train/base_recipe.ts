@@ -44,7 +44,7 @@ export const BaseRecipeSchema = z.strictObject({
     maxSeqLen: z.number().int().positive().default(128),
   }).prefault({}),
   pretrain: z.strictObject({
-    steps: z.number().int().min(1).default(1500),
+    steps: z.number().int().min(1).default(800),
     batchSize: z.number().int().min(1).default(16),
     seqLen: z.number().int().min(8).default(128),
     lr: z.number().positive().max(1).default(3e-3),
