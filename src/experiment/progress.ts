@@ -12,10 +12,11 @@ export interface Progress {
   done(): void;
 }
 
-function fmtTime(s: number): string {
+/** Seconds as m:ss (rounded to the second first, so 59.6 s reads 1:00, not 0:60). */
+export function fmtTime(s: number): string {
   if (!Number.isFinite(s)) return "--:--";
-  const m = Math.floor(s / 60);
-  return `${m}:${String(Math.round(s % 60)).padStart(2, "0")}`;
+  const total = Math.round(s);
+  return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, "0")}`;
 }
 
 export function createProgress(opts: { tty?: boolean; quiet?: boolean } = {}): Progress {

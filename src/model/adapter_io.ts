@@ -13,7 +13,7 @@ import { CheckpointError } from "../errors.ts";
 import { parseMethodConfig } from "../routers/registry.ts";
 import type { MethodConfig } from "../routers/registry.ts";
 import { atomicWriteJson } from "../util/fs.ts";
-import type { LlamaModel } from "./llama.ts";
+import { type LlamaModel, PROJ_KIND } from "./llama.ts";
 import { type HostTensor, readSafetensorsFile, writeSafetensorsFile } from "./safetensors.ts";
 
 export const ADAPTER_WEIGHTS = "adapter_model.safetensors";
@@ -74,15 +74,6 @@ async function slotValue(s: Slot): Promise<HostTensor> {
 export function adapterConfig(method: MethodConfig, baseModel: string): Record<string, unknown> {
   const common = { base_model_name_or_path: baseModel, task_type: "CAUSAL_LM", mole_lab: { method } };
   if (method.method === "lora") {
-    const modules = {
-      q: "q_proj",
-      k: "k_proj",
-      v: "v_proj",
-      o: "o_proj",
-      gate: "gate_proj",
-      up: "up_proj",
-      down: "down_proj",
-    };
     return {
       ...common,
       peft_type: "LORA",
@@ -90,7 +81,7 @@ export function adapterConfig(method: MethodConfig, baseModel: string): Record<s
       lora_alpha: method.alpha,
       lora_dropout: method.dropout,
       use_rslora: method.rsLora,
-      target_modules: method.targets.map((t) => modules[t]),
+      target_modules: method.targets.map((t) => PROJ_KIND[t]),
       bias: "none",
     };
   }

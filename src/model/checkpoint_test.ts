@@ -6,25 +6,16 @@ import { forwardContext } from "../moe/moe_linear.ts";
 import { METHOD_NAMES, methodConfig } from "../routers/registry.ts";
 import { assert, assertEquals, assertNotEquals, assertRejects } from "../testing/asserts.ts";
 import { Rng } from "../testing/tensors.ts";
+import { tinyConfig } from "../testing/toy.ts";
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, loadAdapterInto, readAdapterMethod, saveAdapter } from "./adapter_io.ts";
 import { BaseWeights } from "./base.ts";
-import { parseLlamaConfig } from "./config.ts";
 import { loadHfModel, saveHfModel } from "./hf_model.ts";
 import { LlamaModel } from "./llama.ts";
 import { readSafetensorsFile } from "./safetensors.ts";
 
 await initBackend("cpu");
 
-const CFG = parseLlamaConfig({
-  vocabSize: 19,
-  dModel: 16,
-  nLayers: 2,
-  nHeads: 4,
-  nKvHeads: 2,
-  headDim: 4,
-  dFF: 24,
-  maxSeqLen: 32,
-});
+const CFG = tinyConfig(19);
 
 async function logits(model: LlamaModel, rows = [[1, 4, 9, 16, 7]]): Promise<number[]> {
   const t = tf.tidy(() => model.logits(tf.tensor2d(rows, undefined, "int32"), forwardContext()));

@@ -28,7 +28,8 @@ import type { LlamaConfig } from "./config.ts";
 import { type HfParamKind, hfParamName } from "./hf_config.ts";
 import { ropeTables } from "./rope.ts";
 
-const PROJ_KIND: Record<Target, HfParamKind> = {
+/** The Hugging Face module each adapter target names (`q` → `q_proj`, …). */
+export const PROJ_KIND: Record<Target, HfParamKind> = {
   q: "q_proj",
   k: "k_proj",
   v: "v_proj",

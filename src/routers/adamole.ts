@@ -16,8 +16,8 @@ import { nonDiff, tokenMean } from "../moe/ops.ts";
 import type { Rng } from "../util/rng.ts";
 import type { SiteMethod } from "./method.ts";
 import { normalizeOrZero } from "./threshold.ts";
-import { loadBalanceLoss, routerProbs, routerWeight } from "./topk.ts";
-import type { RouteContext, Router, Routing } from "./types.ts";
+import { GateRouter, loadBalanceLoss } from "./topk.ts";
+import type { RouteContext, Routing } from "./types.ts";
 
 /** τ(x) = τ_max · σ(x·w_τᵀ + b_τ) → [T, 1]; the network is `Linear(d_in, 1)` with bias. */
 export class ThresholdNet {
@@ -34,24 +34,21 @@ export class ThresholdNet {
   }
 }
 
-export class AdaMoleRouter implements Router {
-  readonly weight: tf.Variable;
+export class AdaMoleRouter extends GateRouter {
   readonly thresholdNet: ThresholdNet | null;
-  readonly params: Record<string, tf.Variable>;
 
   constructor(
     name: string,
-    readonly layer: number,
+    layer: number,
     dIn: number,
-    readonly nExperts: number,
+    nExperts: number,
     readonly maxThreshold: number,
     readonly constThreshold: boolean,
     readonly lb: { coef: number; prob: "adapted" | "p"; maskPadding: boolean },
     rng: Rng,
   ) {
-    this.weight = routerWeight(name, dIn, nExperts, rng);
+    super(name, layer, dIn, nExperts, rng);
     this.thresholdNet = constThreshold ? null : new ThresholdNet(`${name}.threshold`, dIn, maxThreshold, rng);
-    this.params = { weight: this.weight };
     if (this.thresholdNet) {
       this.params["threshold.weight"] = this.thresholdNet.weight;
       this.params["threshold.bias"] = this.thresholdNet.bias;
@@ -60,7 +57,7 @@ export class AdaMoleRouter implements Router {
 
   route(x: tf.Tensor2D, ctx: RouteContext): Routing {
     const T = x.shape[0];
-    const p = routerProbs(x, this.weight); // [T, N]
+    const p = this.probs(x); // [T, N]
     const tau = this.thresholdNet ? this.thresholdNet.tau(x) : tf.fill([T, 1], this.maxThreshold) as tf.Tensor2D;
     const a = p.sub(tau) as tf.Tensor2D; // a = p − τ
     const active = nonDiff(a, (v) => tf.greaterEqual(v, 0).cast("float32")) as tf.Tensor2D; // sel = [a ≥ 0]

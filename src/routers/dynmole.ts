@@ -17,8 +17,8 @@ import { cumulativeDescending, descendingRank, nonDiff, tokenMean } from "../moe
 import type { Rng } from "../util/rng.ts";
 import { aggregateLoadBalance, meanEntropy, normalizedRenyi, normalizedTsallis } from "./losses.ts";
 import type { SiteMethod } from "./method.ts";
-import { routerProbs, routerWeight } from "./topk.ts";
-import type { AuxLoss, RouteContext, Router, Routing } from "./types.ts";
+import { GateRouter } from "./topk.ts";
+import type { AuxLoss, RouteContext, Routing } from "./types.ts";
 
 export interface DynMoleRule {
   q: number;
@@ -52,26 +52,22 @@ export function dynamicMask(p: tf.Tensor2D, rule: DynMoleRule): tf.Tensor2D {
     })) as tf.Tensor2D;
 }
 
-export class DynMoleRouter implements Router {
-  readonly weight: tf.Variable;
-  readonly params: Record<string, tf.Variable>;
-
+export class DynMoleRouter extends GateRouter {
   constructor(
     name: string,
-    readonly layer: number,
+    layer: number,
     dIn: number,
-    readonly nExperts: number,
+    nExperts: number,
     readonly rule: DynMoleRule,
     readonly lbMaskPadding: boolean,
     readonly withAux: boolean,
     rng: Rng,
   ) {
-    this.weight = routerWeight(name, dIn, nExperts, rng);
-    this.params = { weight: this.weight };
+    super(name, layer, dIn, nExperts, rng);
   }
 
   route(x: tf.Tensor2D, ctx: RouteContext): Routing {
-    const p = routerProbs(x, this.weight); // [T, N]
+    const p = this.probs(x); // [T, N]
     const active = dynamicMask(p, this.rule);
     const g = p.mul(active) as tf.Tensor2D; // raw probabilities of kept experts
     const entropy = routerEntropy(p, this.rule); // [T], differentiable

@@ -10,8 +10,8 @@ import { z } from "../config.ts";
 import { nonDiff } from "../moe/ops.ts";
 import type { Rng } from "../util/rng.ts";
 import type { SiteMethod } from "./method.ts";
-import { countAux, type LbSpec, loadBalanceFields, loadBalanceLoss, routerProbs, routerWeight } from "./topk.ts";
-import type { RouteContext, Router, Routing } from "./types.ts";
+import { countAux, GateRouter, type LbSpec, loadBalanceFields, loadBalanceLoss } from "./topk.ts";
+import type { RouteContext, Routing } from "./types.ts";
 
 /** g = num / Σ num, with Σ num = 0 replaced by 1 (the reference code's zero-sum guard). */
 export function normalizeOrZero(num: tf.Tensor2D): tf.Tensor2D {
@@ -20,25 +20,21 @@ export function normalizeOrZero(num: tf.Tensor2D): tf.Tensor2D {
   return num.div(den.add(guard)) as tf.Tensor2D;
 }
 
-export class ThresholdRouter implements Router {
-  readonly weight: tf.Variable;
-  readonly params: Record<string, tf.Variable>;
-
+export class ThresholdRouter extends GateRouter {
   constructor(
     name: string,
-    readonly layer: number,
+    layer: number,
     dIn: number,
-    readonly nExperts: number,
+    nExperts: number,
     readonly tau: number,
     readonly lb: LbSpec,
     rng: Rng,
   ) {
-    this.weight = routerWeight(name, dIn, nExperts, rng);
-    this.params = { weight: this.weight };
+    super(name, layer, dIn, nExperts, rng);
   }
 
   route(x: tf.Tensor2D, ctx: RouteContext): Routing {
-    const p = routerProbs(x, this.weight); // [T, N]
+    const p = this.probs(x); // [T, N]
     const active = nonDiff(p, (q) => tf.greaterEqual(q, this.tau).cast("float32")) as tf.Tensor2D; // p ≥ τ
     const g = normalizeOrZero(p.mul(active) as tf.Tensor2D);
     const threshold = tf.fill([x.shape[0]], this.tau) as tf.Tensor1D;

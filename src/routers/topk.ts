@@ -66,25 +66,42 @@ export function countAux(
   };
 }
 
-export class TopKRouter implements Router {
+/**
+ * A router whose gate is p = softmax(Wg x) with Wg ∈ R^{N×d_in} and no bias, as in every MoLE variant here;
+ * subclasses turn p into routing weights.
+ */
+export abstract class GateRouter implements Router {
   readonly weight: tf.Variable;
   readonly params: Record<string, tf.Variable>;
 
-  constructor(
-    name: string,
-    readonly layer: number,
-    dIn: number,
-    readonly nExperts: number,
-    readonly k: number,
-    readonly lb: LbSpec,
-    rng: Rng,
-  ) {
+  constructor(name: string, readonly layer: number, dIn: number, readonly nExperts: number, rng: Rng) {
     this.weight = routerWeight(name, dIn, nExperts, rng);
     this.params = { weight: this.weight };
   }
 
+  /** p = softmax(Wg x): [T, N]. */
+  protected probs(x: tf.Tensor2D): tf.Tensor2D {
+    return routerProbs(x, this.weight);
+  }
+
+  abstract route(x: tf.Tensor2D, ctx: RouteContext): Routing;
+}
+
+export class TopKRouter extends GateRouter {
+  constructor(
+    name: string,
+    layer: number,
+    dIn: number,
+    nExperts: number,
+    readonly k: number,
+    readonly lb: LbSpec,
+    rng: Rng,
+  ) {
+    super(name, layer, dIn, nExperts, rng);
+  }
+
   route(x: tf.Tensor2D, ctx: RouteContext): Routing {
-    const p = routerProbs(x, this.weight); // [T, N]            step 1
+    const p = this.probs(x); // [T, N]                          step 1
     const active = topKMask(p, this.k); // [T, N]                step 2: S = TopK(p, k)
     const kept = p.mul(active);
     const g = kept.div(kept.sum(1, true)) as tf.Tensor2D; //      step 3: renormalise over S

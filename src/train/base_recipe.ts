@@ -45,8 +45,8 @@ export const BaseRecipeSchema = z.strictObject({
   }).prefault({}),
   pretrain: z.strictObject({
     steps: z.number().int().min(1).default(800),
-    batchSize: z.number().int().min(1).default(16),
-    seqLen: z.number().int().min(8).default(128),
+    batchSize: z.number().int().min(1).default(32),
+    seqLen: z.number().int().min(8).default(64),
     lr: z.number().positive().max(1).default(3e-3),
     warmupSteps: z.number().int().min(0).default(30),
     weightDecay: z.number().min(0).default(0.01),

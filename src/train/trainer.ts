@@ -129,7 +129,17 @@ export async function train(model: LlamaModel, data: TrainData, run: TrainRun): 
   };
   const perEpoch = epochBatches(0).length;
   const total = totalSteps(cfg, perEpoch);
-  const batchAt = (i: number) => epochBatches(Math.floor(i / perEpoch))[i % perEpoch];
+  // Epochs may differ in length (whole-document packing depends on the order): the i-th micro-batch is found
+  // by walking the epochs' actual lengths, which depend only on the seed, so a resumed run finds the same one.
+  const starts = [0];
+  const batchAt = (i: number) => {
+    let e = 0;
+    for (;;) {
+      if (starts[e + 1] === undefined) starts[e + 1] = starts[e] + Math.max(1, epochBatches(e).length);
+      if (i < starts[e + 1]) return epochBatches(e)[i - starts[e]];
+      e++;
+    }
+  };
 
   let state: TrainerState = { step: 0, runHash: run.runHash, losses: [], elapsedMs: 0, tokens: 0 };
   let resumedFrom: number | null = null;

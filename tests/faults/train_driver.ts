@@ -5,41 +5,20 @@
  */
 import { initBackend } from "../../src/backend/backend.ts";
 import { runMain } from "../../src/cli/cli.ts";
-import { type EncodedExample, makeBatches } from "../../src/data/batch.ts";
+import { makeBatches } from "../../src/data/batch.ts";
 import { BaseWeights } from "../../src/model/base.ts";
-import { parseLlamaConfig } from "../../src/model/config.ts";
 import { LlamaModel } from "../../src/model/llama.ts";
 import { methodConfig } from "../../src/routers/registry.ts";
 import { parseTrainConfig } from "../../src/train/config.ts";
 import { train } from "../../src/train/trainer.ts";
 import { Rng } from "../../src/util/rng.ts";
-
-const CFG = parseLlamaConfig({
-  vocabSize: 16,
-  dModel: 16,
-  nLayers: 2,
-  nHeads: 4,
-  nKvHeads: 2,
-  headDim: 4,
-  dFF: 24,
-  maxSeqLen: 32,
-});
-
-/** After a prompt "1 a b", answer "b a" then eos (the trainer test's toy task). */
-function examples(n: number, seed: number): EncodedExample[] {
-  const rng = new Rng(seed);
-  return Array.from({ length: n }, () => {
-    const a = 3 + rng.int(13);
-    const b = 3 + rng.int(13);
-    return { ids: [1, a, b, b, a, 2], lossMask: [0, 0, 0, 1, 1, 1], promptTokens: 3, truncated: 0 } as EncodedExample;
-  });
-}
+import { tinyConfig, toyExamples } from "../../src/testing/toy.ts";
 
 await runMain(async () => {
   await initBackend("cpu");
   const dir = Deno.args[0] === "-" ? null : Deno.args[0];
-  const ex = examples(32, 7);
-  const base = BaseWeights.random(CFG, new Rng(1), 0.3);
+  const ex = toyExamples(32, 7);
+  const base = BaseWeights.random(tinyConfig(), new Rng(1), 0.3);
   const model = new LlamaModel(base, methodConfig("adamole", { nExperts: 4, dropout: 0.1 }), new Rng(2));
   const r = await train(model, { epoch: (e) => makeBatches(ex, 8, new Rng(7).fork(`epoch${e}`)) }, {
     config: parseTrainConfig({
