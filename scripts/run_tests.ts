@@ -3,6 +3,20 @@
  * plain summary line CI reads — `N passed, N failed, N skipped` — counted from deno's JUnit report.
  * Exits with deno test's code.
  */
+if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  console.log(`deno task test — run the test suite (every *_test.ts) and end with "N passed, N failed, N skipped"
+
+usage: deno task test [files or directories…] [deno test flags…]
+
+Any other flag goes to \`deno test\` (e.g. --filter <pattern>, --fail-fast); see \`deno test --help\`.
+
+examples:
+  deno task test
+  deno task test src/routers
+  deno task test --filter adamole`);
+  Deno.exit(0);
+}
+
 const junit = await Deno.makeTempFile({ prefix: "mole-junit-", suffix: ".xml" });
 const args = ["test", "-A", "--frozen", `--junit-path=${junit}`, ...Deno.args];
 const child = new Deno.Command(Deno.execPath(), {
