@@ -10,7 +10,7 @@
 import { loraFields } from "../adapters/lora.ts";
 import { z } from "../config.ts";
 import type { SiteMethod } from "./method.ts";
-import { loadBalanceFields, loadBalanceLoss, TopKRouter } from "./topk.ts";
+import { createTopKRouter, loadBalanceFields, loadBalanceLoss } from "./topk.ts";
 
 /** "2468" → [2, 4, 6, 8]; an array is taken as is. */
 export function expertGroups(experts: string | number[]): number[] {
@@ -58,11 +58,6 @@ export const molaMethod: SiteMethod<MolaConfig> = {
   schema: MolaSchema,
   nExperts: (c, layer, nLayers) => expertsForLayer(c.experts, layer, nLayers),
   dropoutPerExpert: (c) => c.dropoutPerExpert,
-  createRouter: (c, site, n, rng) =>
-    new TopKRouter(site.name + ".router", site.layer, site.dIn, n, c.topK, {
-      coef: c.auxLossCoef,
-      norm: c.lbNorm,
-      maskPadding: c.lbMaskPadding,
-    }, rng),
+  createRouter: createTopKRouter,
   auxLoss: (c, sites) => loadBalanceLoss(c.auxLossCoef, c.lbAggregate, sites),
 };

@@ -135,6 +135,20 @@ export const TopKSchema = z.strictObject({
 });
 export type TopKConfig = z.output<typeof TopKSchema>;
 
+/** The fields a top-k router reads from its method's config (topk and mola share them). */
+type TopKRouterConfig = Pick<TopKConfig, "topK" | "auxLossCoef" | "lbNorm" | "lbMaskPadding">;
+
+/** A site's top-k router over its `n` experts, its load balance per the config. */
+export function createTopKRouter(
+  c: TopKRouterConfig,
+  site: { name: string; layer: number; dIn: number },
+  n: number,
+  rng: Rng,
+): TopKRouter {
+  const lb = { coef: c.auxLossCoef, norm: c.lbNorm, maskPadding: c.lbMaskPadding };
+  return new TopKRouter(site.name + ".router", site.layer, site.dIn, n, c.topK, lb, rng);
+}
+
 export const topkMethod: SiteMethod<TopKConfig> = {
   kind: "site",
   name: "topk",
@@ -142,11 +156,6 @@ export const topkMethod: SiteMethod<TopKConfig> = {
   schema: TopKSchema,
   nExperts: (c) => c.nExperts,
   dropoutPerExpert: (c) => c.dropoutPerExpert,
-  createRouter: (c, site, n, rng) =>
-    new TopKRouter(site.name + ".router", site.layer, site.dIn, n, c.topK, {
-      coef: c.auxLossCoef,
-      norm: c.lbNorm,
-      maskPadding: c.lbMaskPadding,
-    }, rng),
+  createRouter: createTopKRouter,
   auxLoss: (c, sites) => loadBalanceLoss(c.auxLossCoef, c.lbAggregate, sites),
 };
