@@ -8,6 +8,7 @@ import { barWithErrorBars, lineOverTime, lineWithBand } from "../src/report/char
 import { aggregateBySeed, meanStdTable, tableRows } from "../src/report/tables.ts";
 import type { CellRow } from "../src/experiment/cell.ts";
 import type { ClaimCheck, Study, StudyOptions } from "../src/experiment/study.ts";
+import { DynMoleSchema, topPCanExceedFloor } from "../src/routers/dynmole.ts";
 import { BUDGET, flatten, grid, mainProtocol } from "./common.ts";
 
 const N = BUDGET.experts;
@@ -19,6 +20,14 @@ const BASE = {
   targets: BUDGET.targets,
   dropout: BUDGET.dropout,
 };
+const DEFAULTS = DynMoleSchema.parse(BASE);
+/** Said beside the ablations when, at this N, plain top-p cannot differ from the top-k floor alone. */
+const TOP_P_NOTE = topPCanExceedFloor(DEFAULTS, N)
+  ? ""
+  : `; at N = ${N}, top-p ${DEFAULTS.topP} never adds an expert ` +
+    `beyond the top-${DEFAULTS.keepTopK} floor (the top ${DEFAULTS.keepTopK + 1} always hold ≥ ${
+      DEFAULTS.keepTopK + 1
+    }/${N} of the mass), so "no hybrid routing" and "top-2 only" route identically`;
 
 function methods() {
   return [
@@ -62,7 +71,7 @@ export const dynmoleQ: Study = {
       name: "table",
       raw,
       display,
-      caption: "Accuracy, active experts and normalised router entropy, mean ± std",
+      caption: `Accuracy, active experts and normalised router entropy, mean ± std${TOP_P_NOTE}`,
     }];
   },
   charts(rows) {
@@ -111,7 +120,7 @@ export const dynmoleQ: Study = {
       },
       {
         name: "ablations",
-        caption: "DynMoLE at q = 1.1 against its ablations (±1 std over seeds)",
+        caption: `DynMoLE at q = 1.1 against its ablations (±1 std over seeds)${TOP_P_NOTE}`,
         spec: barWithErrorBars({
           data: ablation,
           x: "variant",

@@ -52,6 +52,15 @@ export function dynamicMask(p: tf.Tensor2D, rule: DynMoleRule): tf.Tensor2D {
     })) as tf.Tensor2D;
 }
 
+/**
+ * Whether top-p can ever keep more than the top-k floor (methods.md §6, hybrid rule step 2): the top-(k+1)
+ * experts always hold at least (k+1)/N of the mass, so with (k+1)/N ≥ top_p the (k+1)-th expert always
+ * crosses top_p and is excluded (N = 4, k = 2, p = 0.75: top-p never adds a third expert).
+ */
+export function topPCanExceedFloor(rule: Pick<DynMoleRule, "topP" | "keepTopK">, nExperts: number): boolean {
+  return rule.keepTopK < nExperts && (rule.keepTopK + 1) / nExperts < rule.topP;
+}
+
 export class DynMoleRouter extends GateRouter {
   constructor(
     name: string,

@@ -5,7 +5,7 @@ import { assert, assertAllClose, assertAlmostEquals, assertEquals, assertThrows 
 import { colMean, refDynMole, refNormalizedTsallis, refTopK } from "../testing/moe_reference.ts";
 import { route, testSite } from "../testing/sites.ts";
 import { mat, vec } from "../testing/tensors.ts";
-import { dynamicMask, type DynMoleConfig, dynmoleMethod, type DynMoleRule } from "./dynmole.ts";
+import { dynamicMask, type DynMoleConfig, dynmoleMethod, type DynMoleRule, topPCanExceedFloor } from "./dynmole.ts";
 import { methodConfig } from "./registry.ts";
 
 await initBackend("cpu");
@@ -30,6 +30,20 @@ Deno.test("the top-k floor keeps at least keep_top_k experts even when the top-1
   const p = tf.tensor2d([[0.9, 0.05, 0.03, 0.02]]);
   assertEquals(mat(dynamicMask(p, { ...RULE, keepTopK: 1 })), [[1, 0, 0, 0]]);
   assertEquals(mat(dynamicMask(p, { ...RULE, keepTopK: 2 })), [[1, 1, 0, 0]]);
+});
+
+Deno.test("top-p can add an expert beyond the top-2 floor only when (k+1)/N < top_p: never at N = 4", () => {
+  const rule = { ...RULE, keepTopK: 2 };
+  assertEquals(topPCanExceedFloor(rule, 4), false); // 3/4 of the mass always sits in the top 3
+  assertEquals(topPCanExceedFloor(rule, 6), true);
+  assertEquals(topPCanExceedFloor({ ...rule, topP: 0.8 }, 4), true);
+  assertEquals(topPCanExceedFloor(rule, 2), false);
+  // The property on random routers: at N = 4 every token keeps exactly 2; at N = 6 some keep 3.
+  const keptPerToken = (n: number) =>
+    tf.tidy(() => dynamicMask(tf.softmax(tf.randomNormal([256, n], 0, 1, "float32", 7)) as tf.Tensor2D, rule).sum(1))
+      .arraySync() as number[];
+  assert(keptPerToken(4).every((k) => k === 2));
+  assert(keptPerToken(6).some((k) => k === 3));
 });
 
 Deno.test("tokens whose normalised entropy exceeds the threshold are routed densely; a threshold of 1 turns that off", () => {
