@@ -64,10 +64,17 @@ export function categories(data: Row[], field: string, sort: CategorySort = "asc
   return sort === "descending" ? seen.reverse() : seen;
 }
 
-/** 0 when the labels fit side by side in `width`, else slanted. */
+/** Approximate width (px) of an axis label in 12 px DejaVu Sans: narrow, capital, digit and other glyphs. */
+function labelWidth(label: unknown): number {
+  const glyph = (ch: string) => /[ijlt.,:;'|!fr\s-]/.test(ch) ? 4 : /[A-Z]/.test(ch) ? 8.5 : /\d/.test(ch) ? 7.6 : 7.2;
+  return [...String(label)].reduce((w, ch) => w + glyph(ch), 0);
+}
+
+/** 0 when every label fits within its own band of an axis `width` wide, else slanted. */
 export function labelAngle(labels: unknown[], width: number): number {
-  const need = labels.reduce<number>((s, l) => s + String(l).length * 7.5 + 10, 0);
-  return need <= width ? 0 : -40;
+  if (labels.length === 0) return 0;
+  const band = width / labels.length;
+  return Math.max(...labels.map(labelWidth)) + 4 <= band ? 0 : -40;
 }
 
 function frame(o: Common, body: Record<string, unknown>, size?: { width: number; height: number }): vl.TopLevelSpec {

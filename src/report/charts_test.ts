@@ -253,6 +253,9 @@ Deno.test("categories: natural order by default, descending, data order (null), 
   assertEquals(categories([{ k: 10 }, { k: 2 }], "k"), [2, 10]);
   assertEquals(labelAngle(["LoRA", "MoLE"], 520), 0);
   assertEquals(labelAngle(Array.from({ length: 30 }, (_, i) => `method-${i}`), 520), -40);
+  // Few labels but a long one in a narrow band (the MoA usage heatmap's axis): slanted.
+  assertEquals(labelAngle(["Q", "K", "V", "O", "FFN_UP", "FFN_DOWN", "ADAPTER"], 7 * 44), -40);
+  assertEquals(labelAngle(["LoRA", "MoLE top-2", "MoLA 2-6", "AdaMoLE", "DynMoLE", "Soft MoA", "Sparse MoA"], 520), 0);
 });
 
 Deno.test("heatmap prints values only when asked or when the grid is small; dark cells get white text", () => {
