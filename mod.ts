@@ -101,7 +101,8 @@ export { prepareBase, type PreparedBase } from "./src/train/base_recipe.ts";
 // Studies
 export { type CellRow, runCell, Workbench } from "./src/experiment/cell.ts";
 export { readRows, runStudy } from "./src/experiment/runner.ts";
-export type { Study, StudyOptions } from "./src/experiment/study.ts";
+export { claimVerdict } from "./src/experiment/study.ts";
+export type { ClaimCheck, Study, StudyOptions } from "./src/experiment/study.ts";
 export { STUDIES, STUDY_NAMES } from "./experiments/registry.ts";
 
 // Results: tables, charts, notebook displays, the report

@@ -7,7 +7,7 @@ import { lineWithBand } from "../src/report/charts.ts";
 import { aggregateBySeed, meanStdTable, tableRows } from "../src/report/tables.ts";
 import type { CellRow } from "../src/experiment/cell.ts";
 import type { ClaimCheck, Study, StudyOptions } from "../src/experiment/study.ts";
-import { BUDGET, flatten, grid, mainProtocol } from "./common.ts";
+import { BUDGET, flatten, grid, mainProtocol, orderClaim, seedStats } from "./common.ts";
 
 const N = BUDGET.experts;
 /** τ_max values as the paper names them (in units of 1/N). */
@@ -104,19 +104,17 @@ export const adamoleThreshold: Study = {
   },
 };
 
-function meanOf(rows: Record<string, unknown>[], tau: string, field: string): number | null {
-  const xs = rows.filter((r) => r.tau === tau && r.threshold === "learned").map((r) => r[field] as number);
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+/** Per-seed values of `field` for the learned threshold at τ_max = `tau`. */
+function learned(rows: Record<string, unknown>[], tau: string, field: string): number[] {
+  return rows.filter((r) => r.tau === tau && r.threshold === "learned").map((r) => r[field] as number);
 }
 
 export function thresholdClaims(rows: CellRow[]): ClaimCheck[] {
   const f = flat(rows);
-  const active = TAUS.map(([t]) => meanOf(f, t, "activeExperts"));
+  const active = TAUS.map(([t]) => seedStats(learned(f, t, "activeExperts"))?.mean ?? null);
   const monotone = active.every((a, i) =>
     i === 0 || a === null || active[i - 1] === null || a <= active[i - 1]! + 1e-9
   );
-  const acc1 = meanOf(f, "1", "average");
-  const accN = meanOf(f, "1/N", "average");
   return [
     {
       claim: "A smaller τ_max activates more experts",
@@ -124,11 +122,12 @@ export function thresholdClaims(rows: CellRow[]): ClaimCheck[] {
       holds: active.some((a) => a === null) ? null : monotone,
       evidence: TAUS.map(([t], i) => `${t}: ${active[i]?.toFixed(2) ?? "–"}`).join(", "),
     },
-    {
-      claim: "τ_max far above 1/N collapses accuracy (τ_max = 1 worse than 1/N)",
-      source: "AdaMoLE Table 3",
-      holds: acc1 === null || accN === null ? null : acc1 < accN,
-      evidence: acc1 === null || accN === null ? "not run" : `τ_max=1: ${acc1.toFixed(1)} vs 1/N: ${accN.toFixed(1)}`,
-    },
+    orderClaim(
+      "τ_max far above 1/N collapses accuracy (τ_max = 1 worse than 1/N)",
+      "AdaMoLE Table 3",
+      { name: "τ_max=1", values: learned(f, "1", "average") },
+      { name: "1/N", values: learned(f, "1/N", "average") },
+      { lower: true },
+    ),
   ];
 }

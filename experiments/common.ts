@@ -5,7 +5,7 @@
  */
 import type { CellRow } from "../src/experiment/cell.ts";
 import type { CellSpec } from "../src/experiment/spec.ts";
-import type { StudyOptions } from "../src/experiment/study.ts";
+import type { ClaimCheck, StudyOptions } from "../src/experiment/study.ts";
 import type { Protocol } from "../src/train/evaluate.ts";
 
 /** Embedded default: the cached base recipe, a short fine-tune, the logit-scoring protocol. */
@@ -114,4 +114,41 @@ export function flatten(row: CellRow, protocol: Protocol): Record<string, unknow
   out.activeExperts = layers.length ? layers.reduce((a, l) => a + l.meanActive, 0) / layers.length : 1;
   out.routerEntropy = layers.length ? layers.reduce((a, l) => a + l.entropy, 0) / layers.length : 0;
   return out;
+}
+
+/** Mean, sample standard deviation and count of per-seed values (null when there are none). */
+export function seedStats(xs: number[]): { mean: number; std: number; n: number } | null {
+  if (!xs.length) return null;
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const variance = xs.length > 1 ? xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1) : 0;
+  return { mean, std: Math.sqrt(variance), n: xs.length };
+}
+
+/**
+ * The claim "a is above b" (or below, with `lower`) on per-seed values: it holds when the means are so ordered,
+ * and is `clear` when the gap exceeds twice the standard error of the difference (Welch: √(s²ₐ/nₐ + s²ᵦ/nᵦ)).
+ */
+export function orderClaim(
+  claim: string,
+  source: string,
+  a: { name: string; values: number[] },
+  b: { name: string; values: number[] },
+  opts: { lower?: boolean; digits?: number } = {},
+): ClaimCheck {
+  const sa = seedStats(a.values);
+  const sb = seedStats(b.values);
+  if (!sa || !sb) return { claim, source, holds: null, evidence: "not run" };
+  const d = opts.digits ?? 1;
+  const gap = sa.mean - sb.mean;
+  const se = Math.sqrt(sa.std ** 2 / sa.n + sb.std ** 2 / sb.n);
+  const fmt = (s: { mean: number; std: number }) => `${s.mean.toFixed(d)} ± ${s.std.toFixed(d)}`;
+  return {
+    claim,
+    source,
+    holds: opts.lower ? gap < 0 : gap > 0,
+    clear: Math.abs(gap) > 2 * se,
+    evidence: `${a.name} ${fmt(sa)} vs ${b.name} ${fmt(sb)} (Δ ${gap >= 0 ? "+" : ""}${gap.toFixed(d)}, 2·SE ${
+      (2 * se).toFixed(d)
+    }; n ${sa.n}, ${sb.n})`,
+  };
 }

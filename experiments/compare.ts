@@ -10,7 +10,7 @@ import { aggregateBySeed, meanStdTable, tableRows } from "../src/report/tables.t
 import { TASKS } from "../src/data/types.ts";
 import type { CellRow } from "../src/experiment/cell.ts";
 import type { ClaimCheck, Study, StudyOptions } from "../src/experiment/study.ts";
-import { BUDGET, flatten, grid, mainProtocol } from "./common.ts";
+import { BUDGET, flatten, grid, mainProtocol, orderClaim } from "./common.ts";
 
 const N = BUDGET.experts;
 const r = BUDGET.totalRank / N;
@@ -122,9 +122,9 @@ export const compare: Study = {
   },
 };
 
-function mean(rows: Record<string, unknown>[], method: string): number | null {
-  const xs = rows.filter((r) => r.method === method).map((r) => r.average as number);
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+/** Per-seed average accuracy (%) of one method. */
+function averages(rows: Record<string, unknown>[], method: string): number[] {
+  return rows.filter((r) => r.method === method).map((r) => r.average as number);
 }
 
 /**
@@ -159,17 +159,8 @@ export function suiteChecks(rows: CellRow[]): ClaimCheck[] {
 
 export function compareClaims(rows: CellRow[]): ClaimCheck[] {
   const { flat } = rowsFor(rows);
-  const m = (k: string) => mean(flat, k);
-  const check = (claim: string, source: string, a: string, b: string): ClaimCheck => {
-    const x = m(a);
-    const y = m(b);
-    return {
-      claim,
-      source,
-      holds: x === null || y === null ? null : x > y,
-      evidence: x === null || y === null ? "not run" : `${a} ${x.toFixed(1)} vs ${b} ${y.toFixed(1)}`,
-    };
-  };
+  const check = (claim: string, source: string, a: string, b: string): ClaimCheck =>
+    orderClaim(claim, source, { name: a, values: averages(flat, a) }, { name: b, values: averages(flat, b) });
   return [
     ...suiteChecks(rows),
     check("AdaMoLE beats MoLE (top-k)", "AdaMoLE, Tables 1–2", "AdaMoLE", "MoLE top-2"),

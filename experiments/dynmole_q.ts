@@ -9,7 +9,7 @@ import { aggregateBySeed, meanStdTable, tableRows } from "../src/report/tables.t
 import type { CellRow } from "../src/experiment/cell.ts";
 import type { ClaimCheck, Study, StudyOptions } from "../src/experiment/study.ts";
 import { DynMoleSchema, topPCanExceedFloor } from "../src/routers/dynmole.ts";
-import { BUDGET, flatten, grid, mainProtocol } from "./common.ts";
+import { BUDGET, flatten, grid, mainProtocol, orderClaim } from "./common.ts";
 
 const N = BUDGET.experts;
 const QS = [0.5, 1, 1.1, 1.5, 2];
@@ -157,26 +157,21 @@ export const dynmoleQ: Study = {
 
 export function dynmoleClaims(rows: CellRow[]): ClaimCheck[] {
   const f = flat(rows);
-  const m = (variant: string, field = "average") => {
-    const xs = f.filter((r) => r.variant === variant && r.q === 1.1).map((r) => r[field] as number);
-    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
-  };
-  const full = m("full");
-  const noLoss = m("no entropy loss");
-  const fullH = m("full", "routerEntropy");
-  const noLossH = m("no entropy loss", "routerEntropy");
+  const values = (variant: string, field = "average") =>
+    f.filter((r) => r.variant === variant && r.q === 1.1).map((r) => r[field] as number);
   return [
-    {
-      claim: "The Tsallis entropy loss helps (full DynMoLE beats it without the loss)",
-      source: "DynMoLE abstract",
-      holds: full === null || noLoss === null ? null : full > noLoss,
-      evidence: full === null || noLoss === null ? "not run" : `${full.toFixed(1)} vs ${noLoss.toFixed(1)}`,
-    },
-    {
-      claim: "The entropy loss sharpens the router (lower entropy than without it)",
-      source: "methods.md §6 (both aux terms minimise)",
-      holds: fullH === null || noLossH === null ? null : fullH < noLossH,
-      evidence: fullH === null || noLossH === null ? "not run" : `${fullH.toFixed(3)} vs ${noLossH.toFixed(3)}`,
-    },
+    orderClaim(
+      "The Tsallis entropy loss helps (full DynMoLE beats it without the loss)",
+      "DynMoLE abstract",
+      { name: "full", values: values("full") },
+      { name: "without the loss", values: values("no entropy loss") },
+    ),
+    orderClaim(
+      "The entropy loss sharpens the router (lower entropy than without it)",
+      "methods.md §6 (both aux terms minimise)",
+      { name: "full", values: values("full", "routerEntropy") },
+      { name: "without the loss", values: values("no entropy loss", "routerEntropy") },
+      { lower: true, digits: 3 },
+    ),
   ];
 }

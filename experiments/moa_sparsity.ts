@@ -10,7 +10,7 @@ import { TASKS } from "../src/data/types.ts";
 import type { CellRow } from "../src/experiment/cell.ts";
 import { resolveTypes } from "../src/routers/moa.ts";
 import type { ClaimCheck, Study, StudyOptions } from "../src/experiment/study.ts";
-import { flatten, grid, mainProtocol } from "./common.ts";
+import { flatten, grid, mainProtocol, orderClaim, seedStats } from "./common.ts";
 
 const TYPES = "sparse-readme";
 
@@ -126,28 +126,26 @@ export const moaSparsity: Study = {
 
 export function moaClaims(rows: CellRow[]): ClaimCheck[] {
   const f = flat(rows);
-  const m = (v: string, field: string) => {
-    const xs = f.filter((r) => r.variant === v).map((r) => r[field] as number);
-    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
-  };
-  const soft = m("soft", "average");
-  const sparse = m("sparse learned", "average");
-  const sActive = m("soft", "activeExperts");
-  const pActive = m("sparse learned", "activeExperts");
+  const values = (v: string, field: string) => f.filter((r) => r.variant === v).map((r) => r[field] as number);
+  const soft = seedStats(values("soft", "average"));
+  const sparse = seedStats(values("sparse learned", "average"));
   return [
     {
       claim: "Sparse MoA ≈ Soft MoA in accuracy (within 1 point)",
       source: "MoA abstract",
-      holds: soft === null || sparse === null ? null : Math.abs(soft - sparse) <= 1,
-      evidence: soft === null || sparse === null ? "not run" : `soft ${soft.toFixed(1)} vs sparse ${sparse.toFixed(1)}`,
-    },
-    {
-      claim: "Sparse MoA activates fewer adapters than Soft MoA",
-      source: "MoA abstract",
-      holds: sActive === null || pActive === null ? null : pActive < sActive,
-      evidence: sActive === null || pActive === null
+      holds: soft === null || sparse === null ? null : Math.abs(soft.mean - sparse.mean) <= 1,
+      evidence: soft === null || sparse === null
         ? "not run"
-        : `${pActive.toFixed(2)} vs ${sActive.toFixed(2)} per token`,
+        : `soft ${soft.mean.toFixed(1)} ± ${soft.std.toFixed(1)} vs sparse ${sparse.mean.toFixed(1)} ± ${
+          sparse.std.toFixed(1)
+        }`,
     },
+    orderClaim(
+      "Sparse MoA activates fewer adapters than Soft MoA",
+      "MoA abstract",
+      { name: "sparse", values: values("sparse learned", "activeExperts") },
+      { name: "soft", values: values("soft", "activeExperts") },
+      { lower: true, digits: 2 },
+    ),
   ];
 }

@@ -42,12 +42,17 @@ for (const study of Object.values(STUDIES)) {
       for (const r of rows) {
         assert(r.results.score !== undefined && Number.isFinite(r.results.score.average), "a score result");
         assertEquals(r.env.backend.length > 0, true);
+        assert(r.env.commit !== undefined, "each row records the commit it was trained at");
         assert(r.cost.trainableParams > 0);
       }
       const manifest = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
       for (const k of ["commit", "backend", "versions", "machine", "wallMsThisRun"]) assert(k in manifest, k);
+      assertEquals(manifest.runs.length, 1);
+      assertEquals(manifest.runs[0].cellsRun, first.total);
       const again = await runStudy(study, { ...QUICK, out });
       assertEquals([again.ran, again.skipped], [0, first.total], "a rerun skips every finished cell");
+      const rebuilt = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
+      assertEquals(rebuilt.runs, manifest.runs, "a run that trains nothing keeps the run history (commit, wall time)");
       await Deno.remove(out, { recursive: true });
     },
   });

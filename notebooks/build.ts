@@ -135,11 +135,11 @@ ml.markdown(\`**\${study.title}** — \${study.question}\\n\\n\${rows.length} ru
     },
     { md: "## Charts" },
     { code: "for (const c of study.charts(rows)) await ml.show(await ml.displayChart(c.spec));", display: true },
-    { md: "## What the numbers show\n\nThe papers' qualitative claims, checked on these runs (means over seeds):" },
+    { md: "## What the numbers show\n\nThe papers' qualitative claims, checked on these runs (mean ± std over seeds; a gap within twice its standard error is marked as within the seed spread):" },
     {
       code: `const claims = study.papers?.claims(rows) ?? [];
 ml.markdown(["| claim | source | holds here? | evidence |", "| --- | --- | --- | --- |",
-  ...claims.map((c) => \`| \${c.claim} | \${c.source} | \${c.holds === null ? "not tested" : c.holds ? "yes" : "no"} | \${c.evidence} |\`)].join("\\n"))`,
+  ...claims.map((c) => \`| \${c.claim} | \${c.source} | \${ml.claimVerdict(c)} | \${c.evidence} |\`)].join("\\n"))`,
       display: true,
     },
   ];

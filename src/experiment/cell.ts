@@ -74,7 +74,8 @@ export interface CellRow {
   /** The base model's shape. */
   model: { vocabSize: number; dModel: number; nLayers: number; nHeads: number; nKvHeads: number; dFF: number };
   base: { hash: string; pretrainMs: number; reused: boolean };
-  env: { backend: string; backendDetail: string; tfjs: string; deno: string };
+  /** `commit`: the git commit the runner trained it at (rows written before it was recorded lack it). */
+  env: { backend: string; backendDetail: string; tfjs: string; deno: string; commit?: string };
   finishedAt: string;
 }
 

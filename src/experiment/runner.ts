@@ -15,7 +15,7 @@ import { writeTable } from "../report/tables.ts";
 import { faultPoint } from "../util/fault.ts";
 import { appendLine, atomicWriteJson, exists, removeStaleTemps, rewriteLocked, withLock } from "../util/fs.ts";
 import { type CellRow, runCell, Workbench } from "./cell.ts";
-import { environment } from "./manifest.ts";
+import { environment, gitCommit } from "./manifest.ts";
 import { createProgress, type Progress } from "./progress.ts";
 import { resolveCell, type ResolvedCell } from "./spec.ts";
 import type { Study, StudyOptions } from "./study.ts";
@@ -165,6 +165,16 @@ export async function writeOutputs(study: Study, dir: string, rows: CellRow[], m
   await atomicWriteJson(join(dir, "manifest.json"), manifest);
 }
 
+/** The `runs` history of the manifest already in `dir` (none when it is missing or unreadable). */
+async function previousRuns(dir: string): Promise<unknown[]> {
+  try {
+    const runs = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json"))).runs;
+    return Array.isArray(runs) ? runs : [];
+  } catch {
+    return [];
+  }
+}
+
 export async function runStudy(study: Study, opts: RunOptions): Promise<RunSummary> {
   const t0 = performance.now();
   const progress = opts.progress ?? createProgress();
@@ -182,6 +192,8 @@ export async function runStudy(study: Study, opts: RunOptions): Promise<RunSumma
   );
   const bench = new Workbench(progress.log);
   const failed: string[] = [];
+  const startedAt = new Date().toISOString();
+  const commit = todo.length > 0 ? await gitCommit() : null;
   try {
     for (const [i, cell] of todo.entries()) {
       progress.status({ cell: i, cells: todo.length, label: cell.label });
@@ -200,6 +212,7 @@ export async function runStudy(study: Study, opts: RunOptions): Promise<RunSumma
         failed.push(err.message);
         continue;
       }
+      row = { ...row, env: { ...row.env, commit: commit! } };
       await appendLine(path, JSON.stringify(row));
       const acc = Object.entries(row.results).map(([p, r]) => `${p} ${(r!.average * 100).toFixed(1)}%`).join(", ");
       progress.log(`✓ ${cell.label} seed ${row.seed}: ${acc} (${(row.cost.trainMs / 1000).toFixed(1)} s train)`);
@@ -219,6 +232,19 @@ export async function runStudy(study: Study, opts: RunOptions): Promise<RunSumma
       options: { quick: opts.quick, seeds: opts.seeds, data: opts.data, base: opts.base, shard: opts.shard },
       wallMsThisRun: Math.round(wallMs),
       cellTrainMs: rows.reduce((a, r) => a + r.cost.trainMs, 0),
+      // Every run that trained cells, oldest first: a --report rebuild or a fully resumed run adds none.
+      runs: [
+        ...await previousRuns(dir),
+        ...(todo.length > 0
+          ? [{
+            startedAt,
+            commit,
+            wallMs: Math.round(wallMs),
+            cellsRun: todo.length - failed.length,
+            shard: opts.shard,
+          }]
+          : []),
+      ],
       ...(await environment()),
     };
     await withLock(join(dir, LOCK_FILE), () => writeOutputs(study, dir, rows, manifest));

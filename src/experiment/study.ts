@@ -39,6 +39,14 @@ export interface ClaimCheck {
   source: string;
   holds: boolean | null;
   evidence: string;
+  /** For comparisons of seed means: false when the gap is within the seed spread (|Δ| ≤ 2·SE of Δ). */
+  clear?: boolean;
+}
+
+/** "yes", "no" or "not tested", marked when the seed spread cannot decide it. */
+export function claimVerdict(c: ClaimCheck): string {
+  const verdict = c.holds === null ? "not tested" : c.holds ? "yes" : "no";
+  return c.holds !== null && c.clear === false ? `${verdict} (within the seed spread)` : verdict;
 }
 
 export interface Study {

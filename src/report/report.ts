@@ -5,7 +5,7 @@
 import { join, relative } from "node:path";
 import type { CellRow } from "../experiment/cell.ts";
 import { CELLS_FILE, readRows, resolveGrid } from "../experiment/runner.ts";
-import type { Study, StudyOptions } from "../experiment/study.ts";
+import { claimVerdict, type Study, type StudyOptions } from "../experiment/study.ts";
 import { atomicWrite, exists, removeStaleTemps } from "../util/fs.ts";
 import { toMarkdown } from "./tables.ts";
 
@@ -56,12 +56,13 @@ export async function studySection(r: StudyReport, reportDir: string): Promise<s
     const claims = study.papers.claims(rows);
     if (claims.length) {
       out.push(
-        "| paper's claim | source | holds on our runs? | our evidence (mean over seeds) |",
+        "| paper's claim | source | holds on our runs? | our evidence (mean ± std over seeds) |",
         "| --- | --- | --- | --- |",
       );
       for (const c of claims) {
-        const verdict = c.holds === null ? "not tested" : c.holds ? "yes" : "no";
-        out.push(`| ${escapeCell(c.claim)} | ${escapeCell(c.source)} | ${verdict} | ${escapeCell(c.evidence)} |`);
+        out.push(
+          `| ${escapeCell(c.claim)} | ${escapeCell(c.source)} | ${claimVerdict(c)} | ${escapeCell(c.evidence)} |`,
+        );
       }
       out.push("");
     }
