@@ -40,6 +40,8 @@ import * as aq from "arquero";
 import { QUICK_RECIPE } from "../experiments/common.ts";
 // MOLE_QUICK=1 (CI) uses the tiny base recipe; otherwise the embedded default (pretrained once, then cached).
 const quick = Deno.env.get("MOLE_QUICK") === "1";
+// The kernel runs in notebooks/: share the repository's base-model cache with \`deno task experiment\`.
+if (!Deno.env.get("MOLE_CACHE_DIR")) Deno.env.set("MOLE_CACHE_DIR", "../.cache");
 const backend = await ml.initBackend("auto");
 ml.describeBackend(backend);`;
 
