@@ -172,7 +172,6 @@ function moaLayer(c: LayerCase, weight: tf.Tensor2D, rng: Rng, bStd: number): Be
     assignRandom(b.Bt, rng.fork(`B${i}`), bStd);
     return b;
   });
-  const T = (x: tf.Tensor2D) => x.shape[0];
   const params: Record<string, tf.Variable[]> = { A: banks.map((b) => b.A), Bt: banks.map((b) => b.Bt) };
   for (const [k, v] of Object.entries(router.params)) params[MOA_NAMES[k]] = [v];
   return {
@@ -181,10 +180,12 @@ function moaLayer(c: LayerCase, weight: tf.Tensor2D, rng: Rng, bStd: number): Be
     params,
     forward(x) {
       const g = router.route(x, { training: true, mask: null }).g; // [T, N]
-      let y = tf.matMul(x, weight, false, true) as tf.Tensor2D; // W0·x, [T, d]
-      banks.forEach((b, i) => {
-        y = y.add(b.delta(x, g.slice([0, i], [T(x), 1]) as tf.Tensor2D, null)) as tf.Tensor2D;
-      });
+      const gs = tf.split(g, banks.length, 1) as tf.Tensor2D[]; // one [T, 1] weight column per adapter
+      // W0·x + Σ_i g_i·ΔW_i·x, summed in one AddN (one pass over [T, d], not N)
+      const y = tf.addN([
+        tf.matMul(x, weight, false, true) as tf.Tensor2D,
+        ...banks.map((b, i) => b.delta(x, gs[i], null)),
+      ]) as tf.Tensor2D;
       return { y, loss: y.square().mean() as tf.Scalar };
     },
     dispose() {
