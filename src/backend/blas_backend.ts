@@ -15,6 +15,7 @@ import {
   fastMean,
   fastSoftmax,
   fastSum,
+  fastTopK,
   fastTranspose,
   fastUnary,
 } from "./fast_kernels.ts";
@@ -178,6 +179,7 @@ export function registerBlasBackend(): boolean {
     [tf.Sum, fastSum],
     [tf.Mean, fastMean],
     [tf.GatherV2, fastGather],
+    [tf.TopK, fastTopK],
   ];
   for (const [kernelName, fn] of fast) {
     tf.unregisterKernel(kernelName, BLAS_BACKEND);

@@ -5,7 +5,8 @@
  *   tfjs-cpu converts every output index to coordinates; here shapes are collapsed to runs with fixed
  *   strides and each op is one tight loop;
  * - Softmax over the last axis, one pass per row;
- * - Transpose permutations that keep the last axis, as contiguous row copies.
+ * - Transpose permutations that keep the last axis, as contiguous row copies;
+ * - TopK for small k (the routers' masks), by insertion per row with tfjs-cpu's tie order.
  * Anything else (other dtypes, other permutations) falls back to the cpu kernel.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -216,6 +217,50 @@ export function fastSoftmax(args: KernelArgs): TensorInfo {
     for (let i = r; i < r + n; i++) out[i] *= inv;
   }
   return args.backend.makeTensorInfo(logits.shape, "float32", out);
+}
+
+/** Above this k the insertion scan stops paying; the cpu kernel's quickselect takes over. */
+const FAST_TOPK_MAX_K = 16;
+
+/**
+ * TopK over the last axis for small k: one scan per row keeping the k best in order. Equal values keep the
+ * lower index first (tfjs-cpu's `comparePair`), so the selection is the cpu kernel's; NaN rows fall back.
+ */
+export function fastTopK(args: KernelArgs): TensorInfo[] {
+  const x = args.inputs.x!;
+  const k = args.attrs?.k as number;
+  const n = x.shape.at(-1) ?? 1;
+  const cpu = () => cpuKernel(tf.TopK)(args) as unknown as TensorInfo[];
+  if (x.dtype !== "float32" || args.attrs?.sorted === false || k > FAST_TOPK_MAX_K || k > n) return cpu();
+  const src = values(args.backend, x);
+  const rows = n === 0 ? 0 : src.length / n;
+  const vals = new Float32Array(rows * k);
+  const idx = new Int32Array(rows * k);
+  for (let r = 0; r < rows; r++) {
+    const base = r * n;
+    const o = r * k;
+    let filled = 0;
+    for (let i = 0; i < n; i++) {
+      const v = src[base + i];
+      if (v !== v) return cpu(); // NaN: keep the cpu kernel's ordering
+      // insert after every kept value ≥ v (earlier indices win ties), if it lands within the top k
+      let j = filled;
+      while (j > 0 && vals[o + j - 1] < v) j--;
+      if (j >= k) continue;
+      for (let m = Math.min(filled, k - 1); m > j; m--) {
+        vals[o + m] = vals[o + m - 1];
+        idx[o + m] = idx[o + m - 1];
+      }
+      vals[o + j] = v;
+      idx[o + j] = i;
+      if (filled < k) filled++;
+    }
+  }
+  const shape = [...x.shape.slice(0, -1), k];
+  return [
+    args.backend.makeTensorInfo(shape, "float32", vals),
+    args.backend.makeTensorInfo(shape, "int32", idx),
+  ];
 }
 
 /** Transpose that keeps the last axis in place: copies contiguous rows; other permutations use the cpu kernel. */

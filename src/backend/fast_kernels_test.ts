@@ -73,7 +73,7 @@ Deno.test("broadcastPlan collapses dims into runs with the right steps", () => {
 });
 
 Deno.test({
-  name: "blas unary kernels, softmax, sums/means over contiguous axes and transposes equal cpu's",
+  name: "blas unary kernels, softmax, sums/means over contiguous axes, transposes, gathers and top-k equal cpu's",
   ignore: !hasBlas,
   fn: async () => {
     for (
@@ -116,6 +116,15 @@ Deno.test({
     await same("gather rows", [[7, 3, 2]], (x) => tf.gather(x, tf.tensor1d([6, 0, 0, 3], "int32")));
     await same("gather 2-D indices", [[5, 4]], (x) => tf.gather(x, tf.tensor2d([[1, 2], [4, 0]], [2, 2], "int32")));
     await same("gather axis 1 falls back", [[3, 5]], (x) => tf.gather(x, tf.tensor1d([4, 1], "int32"), 1));
+    // TopK: values and indices; rounded inputs make ties at every k, which must go to the lower index.
+    for (const k of [1, 2, 3, 8]) {
+      await same(`topk k ${k}`, [[64, 8]], (x) => {
+        const { values, indices } = tf.topk(x.mul(2).round(), k);
+        return tf.concat([values, indices.cast("float32")], 1);
+      });
+    }
+    await same("topk rank 3", [[3, 5, 7]], (x) => tf.topk(x, 2).indices.cast("float32"));
+    await same("topk k > 16 falls back", [[4, 40]], (x) => tf.topk(x, 20).indices.cast("float32"));
     await initBackend("cpu");
   },
 });

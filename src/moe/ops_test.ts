@@ -17,6 +17,15 @@ Deno.test("topKMask keeps exactly k per row, ties to the lower index", () => {
   assertEquals(mat(topKMask(p, 4)), [[1, 1, 1, 1], [1, 1, 1, 1]]);
 });
 
+Deno.test("topKMask's TopK path (cpu, blas) equals the rank rule on random rows with many ties", () => {
+  // Values from {0, 0.25, 0.5, 0.75}: most rows of 8 have ties at the k-th place.
+  const p = tf.tidy(() => tf.randomUniform([512, 8], 0, 4, "int32", 11).cast("float32").div(4)) as tf.Tensor2D;
+  for (const k of [1, 2, 3, 7, 8]) {
+    const byRank = tf.less(descendingRank(p), k).cast("float32");
+    assertEquals(mat(topKMask(p, k)), mat(byRank as tf.Tensor2D), `k = ${k}`);
+  }
+});
+
 Deno.test("cumulativeDescending gives each entry the mass ranked at or above it", () => {
   const p = tf.tensor2d([[0.05, 0.5, 0.15, 0.3]]);
   // sorted: 0.5 (i1), 0.3 (i3), 0.15 (i2), 0.05 (i0) → c = 0.5, 0.8, 0.95, 1.0
