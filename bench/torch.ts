@@ -62,20 +62,23 @@ export type TorchCase = Omit<LayerCase, "method"> & { id: string; method: string
 
 export type TorchTiming = Timing & { id: string; peakBytes: number | null };
 
+/** Start torch_reference.py with `extra` flags; OpenMP workers wait passively (see `runTorch`). */
+function spawnTorch(extra: string[], opts: TorchRunOptions, stderr: "piped" | "inherit"): Deno.ChildProcess {
+  return new Deno.Command(opts.python ?? PYTHON, {
+    args: [TORCH_SCRIPT, ...extra, "--device", opts.device, "--threads", String(opts.threads)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr,
+    env: { OMP_WAIT_POLICY: "PASSIVE" },
+  }).spawn();
+}
+
 /**
  * Run the reference on `input` and parse its JSON answer. OpenMP threads wait passively: on a busy machine
  * spinning workers made torch's element-wise ops up to 10× slower than with one thread.
  */
 export async function runTorch<R>(input: unknown, opts: TorchRunOptions): Promise<TorchOutput<R>> {
-  const args = [TORCH_SCRIPT, "--device", opts.device, "--threads", String(opts.threads)];
-  if (opts.check) args.push("--check");
-  const child = new Deno.Command(opts.python ?? PYTHON, {
-    args,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { OMP_WAIT_POLICY: "PASSIVE" },
-  }).spawn();
+  const child = spawnTorch(opts.check ? ["--check"] : [], opts, "piped");
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(JSON.stringify(input)));
   await writer.close();
@@ -101,14 +104,7 @@ export class TorchServer {
   }
 
   static start(opts: TorchRunOptions): TorchServer {
-    const args = [TORCH_SCRIPT, "--serve", "--device", opts.device, "--threads", String(opts.threads)];
-    const child = new Deno.Command(opts.python ?? PYTHON, {
-      args,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-      env: { OMP_WAIT_POLICY: "PASSIVE" },
-    }).spawn();
+    const child = spawnTorch(["--serve"], opts, "inherit");
     return new TorchServer(child);
   }
 

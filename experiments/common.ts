@@ -6,6 +6,7 @@
 import type { CellRow } from "../src/experiment/cell.ts";
 import type { CellSpec } from "../src/experiment/spec.ts";
 import type { ClaimCheck, StudyOptions } from "../src/experiment/study.ts";
+import { formatMeanStd } from "../src/report/tables.ts";
 import type { Protocol } from "../src/train/evaluate.ts";
 
 /** Embedded default: the cached base recipe, a short fine-tune, the logit-scoring protocol. */
@@ -141,7 +142,7 @@ export function orderClaim(
   const d = opts.digits ?? 1;
   const gap = sa.mean - sb.mean;
   const se = Math.sqrt(sa.std ** 2 / sa.n + sb.std ** 2 / sb.n);
-  const fmt = (s: { mean: number; std: number }) => `${s.mean.toFixed(d)} ± ${s.std.toFixed(d)}`;
+  const fmt = (s: { mean: number; std: number }) => formatMeanStd(s.mean, s.std, d);
   return {
     claim,
     source,

@@ -5,7 +5,7 @@
  * cannot run sparsely) so only the routing differs.
  */
 import { heatmap, scatter } from "../src/report/charts.ts";
-import { aggregateBySeed, meanStdTable, tableRows } from "../src/report/tables.ts";
+import { aggregateBySeed, formatMeanStd, meanStdTable, tableRows } from "../src/report/tables.ts";
 import { TASKS } from "../src/data/types.ts";
 import type { CellRow } from "../src/experiment/cell.ts";
 import { resolveTypes } from "../src/routers/moa.ts";
@@ -136,9 +136,7 @@ export function moaClaims(rows: CellRow[]): ClaimCheck[] {
       holds: soft === null || sparse === null ? null : Math.abs(soft.mean - sparse.mean) <= 1,
       evidence: soft === null || sparse === null
         ? "not run"
-        : `soft ${soft.mean.toFixed(1)} ± ${soft.std.toFixed(1)} vs sparse ${sparse.mean.toFixed(1)} ± ${
-          sparse.std.toFixed(1)
-        }`,
+        : `soft ${formatMeanStd(soft.mean, soft.std)} vs sparse ${formatMeanStd(sparse.mean, sparse.std)}`,
     },
     orderClaim(
       "Sparse MoA activates fewer adapters than Soft MoA",

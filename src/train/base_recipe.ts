@@ -149,16 +149,8 @@ export async function prepareBase(
     try {
       const { base, tokenizer, manifest } = await loadCached(dir, hash);
       log(`base model: reusing ${dir} (pretrained in ${(manifest.pretrainMs / 1000).toFixed(1)} s)`);
-      return {
-        base,
-        tokenizer,
-        suite,
-        hash,
-        dir,
-        reused: true,
-        pretrainMs: manifest.pretrainMs,
-        finalLoss: manifest.finalLoss,
-      };
+      const { pretrainMs, finalLoss } = manifest;
+      return { base, tokenizer, suite, hash, dir, reused: true, pretrainMs, finalLoss };
     } catch (e) {
       log(`base model: cache ${dir} is unusable (${(e as Error).message.split("\n")[0]}); rebuilding it`);
       await Deno.remove(dir, { recursive: true });
