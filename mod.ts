@@ -96,6 +96,7 @@ export { type StepInfo, train, type TrainData, type TrainResult } from "./src/tr
 export { AdamW } from "./src/train/optim.ts";
 export { learningRate, SCHEDULES } from "./src/train/schedule.ts";
 export { type EvalResult, evaluate, type Protocol, PROTOCOLS } from "./src/train/evaluate.ts";
+export { type CurvePoint, curvePoint } from "./src/train/curve.ts";
 export { prepareBase, type PreparedBase } from "./src/train/base_recipe.ts";
 
 // Studies
@@ -103,6 +104,18 @@ export { type CellRow, runCell, Workbench } from "./src/experiment/cell.ts";
 export { readRows, runStudy } from "./src/experiment/runner.ts";
 export { claimVerdict } from "./src/experiment/study.ts";
 export type { ClaimCheck, Study, StudyOptions } from "./src/experiment/study.ts";
+export { contrastTable, FROZEN_BASE, pairedClaim, pairedSeedClaim, perTaskContrasts } from "./src/experiment/claims.ts";
+export { decodeBits, encodeBits, type ItemResults } from "./src/experiment/items.ts";
+export {
+  formatInterval,
+  hierarchicalPairedBootstrap,
+  type Interval,
+  pairedSeedBootstrap,
+  seedMeanBootstrap,
+  type Verdict,
+  verdictOf,
+} from "./src/report/paired.ts";
+export { curveChart, curveSummary, fasterClaim, stepsToFraction } from "./src/report/convergence.ts";
 export { STUDIES, STUDY_NAMES } from "./experiments/registry.ts";
 
 // Results: tables, charts, notebook displays, the report

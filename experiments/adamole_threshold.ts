@@ -4,10 +4,13 @@
  * record accuracy and the mean number of active experts per token.
  */
 import { lineWithBand } from "../src/report/charts.ts";
+import { specialisationChart, specialisationTable } from "../src/report/specialisation.ts";
 import { aggregateBySeed, meanStdTable, tableRows } from "../src/report/tables.ts";
 import type { CellRow } from "../src/experiment/cell.ts";
 import type { ClaimCheck, Study, StudyOptions } from "../src/experiment/study.ts";
-import { BUDGET, flatten, grid, mainProtocol, orderClaim, seedStats } from "./common.ts";
+import { pairedClaim, pairedSeedClaim, rowsBySeed } from "../src/experiment/claims.ts";
+import { allOf, formatInterval, type Verdict } from "../src/report/paired.ts";
+import { BUDGET, flatten, grid, mainProtocol, seedStats } from "./common.ts";
 
 const N = BUDGET.experts;
 /** τ_max values as the paper names them (in units of 1/N). */
@@ -20,6 +23,9 @@ const TAUS: [string, number][] = [["0", 0], ["1/2N", 1 / (2 * N)], ["1/N", 1 / N
 ]];
 const FIXED = new Set(["1/2N", "1/N", "3/2N", "2/N"]);
 
+/** The row label of the learned threshold at τ_max = `name`. */
+const learnedLabel = (name: string) => `AdaMoLE τmax=${name}`;
+
 function methods() {
   const base = {
     method: "adamole",
@@ -30,7 +36,7 @@ function methods() {
   };
   return TAUS.flatMap(([name, tau]) => [
     {
-      label: `AdaMoLE τmax=${name}`,
+      label: learnedLabel(name),
       group: { tauMax: tau, tau: name, threshold: "learned" },
       method: { ...base, maxThreshold: tau },
     },
@@ -44,6 +50,10 @@ function methods() {
   ]);
 }
 
+/** "learned τ=1/N": the specialisation table's and chart's name of a configuration. */
+const configOf = (r: { group: Record<string, unknown> }) => `${r.group.threshold} τ=${r.group.tau}`;
+const CONFIGS = methods().map(configOf);
+
 function flat(rows: CellRow[]) {
   const protocol = mainProtocol(rows);
   return rows.map((r) => flatten(r, protocol));
@@ -55,6 +65,7 @@ export const adamoleThreshold: Study = {
   question: "How does AdaMoLE's maximum threshold τ_max trade accuracy against the number of active experts, " +
     "and does learning the threshold beat a fixed one?",
   cells: (opts: StudyOptions) => grid(opts, methods()),
+  reference: learnedLabel("1/N"),
   tables(rows) {
     const raw = aggregateBySeed(flat(rows), ["tau", "tauMax", "threshold"], ["average", "activeExperts"]);
     const display = meanStdTable(raw, ["tau", "threshold"], ["average", "activeExperts"], {
@@ -66,7 +77,7 @@ export const adamoleThreshold: Study = {
       raw,
       display,
       caption: `Accuracy and active experts (of ${N}) per token, mean ± std over seeds`,
-    }];
+    }, ...specialisationTable(rows, { key: configOf, column: "threshold τ_max", order: CONFIGS })];
   },
   charts(rows) {
     const raw = aggregateBySeed(flat(rows), ["tauMax", "threshold"], ["average", "activeExperts"]);
@@ -87,15 +98,19 @@ export const adamoleThreshold: Study = {
         yErr: "accuracyStd",
         color: "threshold",
         xType: "quantitative",
+        // the settings as run, not rounded decimals (0.125 would read "0.1")
+        xLabels: TAUS.map(([label, value]) => ({ value, label })),
         y2: "active",
         y2Title: "active experts per token",
         title: "AdaMoLE: accuracy and active experts against τ_max",
-        subtitle: `N = ${N} experts · τ_max = 0 activates every expert · protocol: ${mainProtocol(rows)}`,
+        subtitle: `N = ${N} experts (1/N = ${1 / N}) · τ_max = 0 activates every expert · protocol: ${
+          mainProtocol(rows)
+        }`,
         xTitle: "maximum threshold τ_max",
         yTitle: "accuracy (%)",
         points: true,
       }),
-    }];
+    }, ...specialisationChart(rows, { key: configOf, order: CONFIGS, xTitle: "threshold, τ_max" })];
   },
   papers: {
     table: "AdaMoLE Table 3–4 (Llama-2-7B, N = 8): CSQA 78.95 [6.59 active] at 0–1/(2N), 78.71 [3.46] at 0–1/N, " +
@@ -104,30 +119,67 @@ export const adamoleThreshold: Study = {
   },
 };
 
-/** Per-seed values of `field` for the learned threshold at τ_max = `tau`. */
-function learned(rows: Record<string, unknown>[], tau: string, field: string): number[] {
-  return rows.filter((r) => r.tau === tau && r.threshold === "learned").map((r) => r[field] as number);
+/**
+ * "A smaller τ_max activates more experts": the endpoints (τ_max = 0 vs 1) must differ (paired bootstrap over
+ * seeds of active experts per token), and no adjacent step may reverse (a larger τ_max with clearly more
+ * active experts contradicts it). Adjacent levels may tie (e.g. every expert active at both).
+ */
+function monotoneClaim(rows: CellRow[]): ClaimCheck {
+  const claim = "A smaller τ_max activates more experts";
+  const source = "AdaMoLE Table 4";
+  const protocol = mainProtocol(rows);
+  const names = TAUS.map(([t]) => t);
+  if (names.some((t) => rowsBySeed(rows, learnedLabel(t)).size === 0)) {
+    return { claim, source, verdict: null, evidence: "not tested: not run (some τ_max missing)" };
+  }
+  const active = (r: CellRow) => flatten(r, protocol).activeExperts as number;
+  const contrast = (a: string, b: string) =>
+    pairedSeedClaim(rows, {
+      claim,
+      source,
+      a: learnedLabel(a),
+      b: learnedLabel(b),
+      direction: "greater",
+      value: active,
+      names: [a, b],
+    });
+  const ends = contrast(names[0], names.at(-1)!);
+  const steps = names.slice(1).map((t, i) => ({ from: names[i], to: t, check: contrast(names[i], t) }));
+  const reversed = steps.filter((s) => s.check.verdict === "contradicted");
+  const verdict: Verdict | null = ends.verdict === null
+    ? null
+    : allOf([ends.verdict, ...(reversed.length ? ["contradicted" as const] : [])]);
+  const means = TAUS.map(([t]) => {
+    const xs = [...rowsBySeed(rows, learnedLabel(t)).values()].map(active);
+    return `${t}: ${seedStats(xs)!.mean.toFixed(2)}`;
+  });
+  return {
+    claim,
+    source,
+    verdict,
+    interval: ends.interval,
+    evidence: `active experts ${means.join(", ")}; τ_max ${names[0]} − ${names.at(-1)}: ${
+      ends.interval ? formatInterval(ends.interval, 2, 1) : "–"
+    }; ${
+      reversed.length
+        ? `reversed at ${
+          reversed.map((s) => `${s.from}→${s.to} ${formatInterval(s.check.interval!, 2, 1)}`).join(", ")
+        }`
+        : "no adjacent step reverses"
+    }`,
+  };
 }
 
 export function thresholdClaims(rows: CellRow[]): ClaimCheck[] {
-  const f = flat(rows);
-  const active = TAUS.map(([t]) => seedStats(learned(f, t, "activeExperts"))?.mean ?? null);
-  const monotone = active.every((a, i) =>
-    i === 0 || a === null || active[i - 1] === null || a <= active[i - 1]! + 1e-9
-  );
   return [
-    {
-      claim: "A smaller τ_max activates more experts",
-      source: "AdaMoLE Table 4",
-      holds: active.some((a) => a === null) ? null : monotone,
-      evidence: TAUS.map(([t], i) => `${t}: ${active[i]?.toFixed(2) ?? "–"}`).join(", "),
-    },
-    orderClaim(
-      "τ_max far above 1/N collapses accuracy (τ_max = 1 worse than 1/N)",
-      "AdaMoLE Table 3",
-      { name: "τ_max=1", values: learned(f, "1", "average") },
-      { name: "1/N", values: learned(f, "1/N", "average") },
-      { lower: true },
-    ),
+    monotoneClaim(rows),
+    pairedClaim(rows, mainProtocol(rows), {
+      claim: "τ_max far above 1/N collapses accuracy (τ_max = 1 worse than 1/N)",
+      source: "AdaMoLE Table 3",
+      a: learnedLabel("1"),
+      b: learnedLabel("1/N"),
+      direction: "less",
+      names: ["τ_max=1", "1/N"],
+    }),
   ];
 }

@@ -55,11 +55,21 @@ export function fileCells(file: CellsFile, opts: StudyOptions): CellSpec[] {
         base: c.base ?? p.base,
         data: c.data ?? p.data,
         train: { ...p.train, ...c.train },
-        eval: { ...p.eval, ...c.eval },
+        eval: { ...presetEval(p.eval, c.data), ...c.eval },
         seed,
       },
     }))
   );
+}
+
+/**
+ * The preset's eval settings for a cell; a cell that brings its own non-embedded data drops the preset's
+ * convergence curve (it reads the embedded suite's validation split, which LLM-Adapters data has not).
+ */
+function presetEval(e: Record<string, unknown>, data: Record<string, unknown> | undefined) {
+  if (!data || data.kind === "embedded") return e;
+  const { curve: _, ...rest } = e;
+  return rest;
 }
 
 /** The study a parsed cells file describes. */

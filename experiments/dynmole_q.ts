@@ -5,11 +5,14 @@
  * training.
  */
 import { barWithErrorBars, lineOverTime, lineWithBand } from "../src/report/charts.ts";
+import { specialisationChart, specialisationTable } from "../src/report/specialisation.ts";
+import { curveCharts, fasterClaim } from "../src/report/convergence.ts";
 import { aggregateBySeed, meanStdTable, tableRows } from "../src/report/tables.ts";
 import type { CellRow } from "../src/experiment/cell.ts";
 import type { ClaimCheck, Study, StudyOptions } from "../src/experiment/study.ts";
 import { DynMoleSchema, topPCanExceedFloor } from "../src/routers/dynmole.ts";
-import { BUDGET, flatten, grid, mainProtocol, orderClaim } from "./common.ts";
+import { pairedClaim, pairedSeedClaim } from "../src/experiment/claims.ts";
+import { BUDGET, flatten, grid, mainProtocol } from "./common.ts";
 
 const N = BUDGET.experts;
 const QS = [0.5, 1, 1.1, 1.5, 2];
@@ -29,11 +32,15 @@ const TOP_P_NOTE = topPCanExceedFloor(DEFAULTS, N)
       DEFAULTS.keepTopK + 1
     }/${N} of the mass), so "no hybrid routing" and "top-2 only" route identically`;
 
+/** Row labels of full DynMoLE at the default q and of its entropy-loss ablation. */
+const FULL = "DynMoLE q=1.1";
+const NO_LOSS = "DynMoLE no entropy loss";
+
 function methods() {
   return [
     ...QS.map((q) => ({ label: `DynMoLE q=${q}`, group: { variant: "full", q }, method: { ...BASE, q } })),
     {
-      label: "DynMoLE no entropy loss",
+      label: NO_LOSS,
       group: { variant: "no entropy loss", q: 1.1 },
       method: { ...BASE, entropyCoef: 0 },
     },
@@ -50,6 +57,10 @@ function methods() {
   ];
 }
 
+/** A configuration's name without the method ("q=1.1", "no entropy loss"). */
+const configOf = (r: { label: string }) => r.label.replace(/^DynMoLE /, "");
+const CONFIGS = methods().map(configOf);
+
 function flat(rows: CellRow[]) {
   const protocol = mainProtocol(rows);
   return rows.map((r) => flatten(r, protocol));
@@ -61,6 +72,7 @@ export const dynmoleQ: Study = {
   question: "How sensitive is DynMoLE to the entropy order q, and what do its entropy loss and hybrid " +
     "(dense-when-uncertain) routing each contribute?",
   cells: (opts: StudyOptions) => grid(opts, methods()),
+  reference: FULL,
   tables(rows) {
     const raw = aggregateBySeed(flat(rows), ["variant", "q"], ["average", "activeExperts", "routerEntropy"]);
     const display = meanStdTable(raw, ["variant", "q"], ["average", "activeExperts", "routerEntropy"], {
@@ -72,7 +84,7 @@ export const dynmoleQ: Study = {
       raw,
       display,
       caption: `Accuracy, active experts and normalised router entropy, mean ± std${TOP_P_NOTE}`,
-    }];
+    }, ...specialisationTable(rows, { key: configOf, column: "configuration", order: CONFIGS })];
   },
   charts(rows) {
     const f = flat(rows);
@@ -146,6 +158,22 @@ export const dynmoleQ: Study = {
           yTitle: "normalised entropy",
         }),
       },
+      ...specialisationChart(rows, { key: configOf, order: CONFIGS, xTitle: "configuration" }),
+      ...curveCharts(rows, {
+        name: "learning_curve_q",
+        seriesTitle: "q",
+        series: (r) => (r.group.variant === "full" ? configOf(r) : null),
+        order: CONFIGS,
+        title: "DynMoLE by q",
+        loss: false,
+      }),
+      ...curveCharts(rows, {
+        name: "learning_curve_ablations",
+        seriesTitle: "configuration",
+        series: (r) => (r.group.q === 1.1 ? String(r.group.variant) : null),
+        order: ["full", "no entropy loss", "no hybrid routing", "top-2 only"],
+        title: "DynMoLE ablations at q = 1.1",
+      }),
     ];
   },
   papers: {
@@ -156,22 +184,40 @@ export const dynmoleQ: Study = {
 };
 
 export function dynmoleClaims(rows: CellRow[]): ClaimCheck[] {
-  const f = flat(rows);
-  const values = (variant: string, field = "average") =>
-    f.filter((r) => r.variant === variant && r.q === 1.1).map((r) => r[field] as number);
+  const protocol = mainProtocol(rows);
+  const names: [string, string] = ["full", "without the loss"];
   return [
-    orderClaim(
-      "The Tsallis entropy loss helps (full DynMoLE beats it without the loss)",
-      "DynMoLE abstract",
-      { name: "full", values: values("full") },
-      { name: "without the loss", values: values("no entropy loss") },
-    ),
-    orderClaim(
-      "The entropy loss sharpens the router (lower entropy than without it)",
-      "methods.md §6 (both aux terms minimise)",
-      { name: "full", values: values("full", "routerEntropy") },
-      { name: "without the loss", values: values("no entropy loss", "routerEntropy") },
-      { lower: true, digits: 3 },
-    ),
+    pairedClaim(rows, protocol, {
+      claim: "The Tsallis entropy loss helps (full DynMoLE beats it without the loss)",
+      source: "DynMoLE abstract",
+      a: FULL,
+      b: NO_LOSS,
+      direction: "greater",
+      names,
+    }),
+    pairedSeedClaim(rows, {
+      claim: "The entropy loss sharpens the router (lower entropy than without it)",
+      source: "methods.md §6 (both aux terms minimise)",
+      a: FULL,
+      b: NO_LOSS,
+      direction: "less",
+      value: (r) => flatten(r, protocol).routerEntropy as number,
+      names,
+      digits: 3,
+    }),
+    fasterClaim(rows, {
+      claim: "The entropy loss speeds convergence (fewer steps to 90 % of final validation accuracy than without it)",
+      source: "DynMoLE abstract (the loss guides convergence)",
+      a: FULL,
+      b: NO_LOSS,
+      names,
+    }),
+    fasterClaim(rows, {
+      claim: "Hybrid routing speeds convergence (fewer steps to 90 % of final validation accuracy than top-2 only)",
+      source: "DynMoLE abstract (hybrid routing: faster convergence)",
+      a: FULL,
+      b: "DynMoLE top-2 only",
+      names: ["full", "top-2 only"],
+    }),
   ];
 }

@@ -5,20 +5,25 @@
  * cannot run sparsely) so only the routing differs.
  */
 import { heatmap, scatter } from "../src/report/charts.ts";
-import { aggregateBySeed, formatMeanStd, meanStdTable, tableRows } from "../src/report/tables.ts";
+import { specialisationChart, specialisationTable } from "../src/report/specialisation.ts";
+import { aggregateBySeed, meanStdTable, tableRows } from "../src/report/tables.ts";
 import { TASKS } from "../src/data/types.ts";
 import type { CellRow } from "../src/experiment/cell.ts";
 import { resolveTypes } from "../src/routers/moa.ts";
 import type { ClaimCheck, Study, StudyOptions } from "../src/experiment/study.ts";
-import { flatten, grid, mainProtocol, orderClaim, seedStats } from "./common.ts";
+import { pairedClaim, pairedSeedClaim } from "../src/experiment/claims.ts";
+import { flatten, grid, mainProtocol } from "./common.ts";
 
 const TYPES = "sparse-readme";
 
+const SOFT = "Soft MoA";
+const SPARSE = "Sparse MoA (learned τ, τmax 0.5)";
+
 function methods() {
   return [
-    { label: "Soft MoA", group: { variant: "soft", tauMax: 0 }, method: { method: "moa-soft", types: TYPES } },
+    { label: SOFT, group: { variant: "soft", tauMax: 0 }, method: { method: "moa-soft", types: TYPES } },
     {
-      label: "Sparse MoA (learned τ, τmax 0.5)",
+      label: SPARSE,
       group: { variant: "sparse learned", tauMax: 0.5 },
       method: { method: "moa-sparse" },
     },
@@ -29,6 +34,9 @@ function methods() {
     })),
   ];
 }
+
+const variantOf = (r: CellRow) => String(r.group.variant);
+const VARIANTS = methods().map((m) => m.group.variant);
 
 function flat(rows: CellRow[]): Record<string, unknown>[] {
   const protocol = mainProtocol(rows);
@@ -45,6 +53,7 @@ export const moaSparsity: Study = {
   question: "Does Sparse MoA keep Soft MoA's accuracy while activating fewer adapters, at what cost, and which " +
     "adapter types does each task lean on?",
   cells: (opts: StudyOptions) => grid(opts, methods()),
+  reference: SOFT,
   tables(rows) {
     const metrics = ["average", "activeExperts", "trainSec", "denseMFlops", "routedMFlops"];
     const raw = aggregateBySeed(flat(rows), ["variant"], metrics);
@@ -58,7 +67,10 @@ export const moaSparsity: Study = {
         routedMFlops: "adapter MFLOP/token (routed)",
       },
     });
-    return [{ name: "table", raw, display, caption: "Accuracy, active adapter types (of 7), cost; mean ± std" }];
+    return [
+      { name: "table", raw, display, caption: "Accuracy, active adapter types (of 7), cost; mean ± std" },
+      ...specialisationTable(rows, { key: variantOf, column: "variant", order: VARIANTS }),
+    ];
   },
   charts(rows) {
     const raw = aggregateBySeed(flat(rows), ["variant"], ["average", "activeExperts"]);
@@ -115,6 +127,12 @@ export const moaSparsity: Study = {
           yTitle: "task",
         }),
       },
+      ...specialisationChart(rows, {
+        key: variantOf,
+        order: VARIANTS,
+        xTitle: "variant",
+        title: "Does the adapter-type routing specialise by task?",
+      }),
     ];
   },
   papers: {
@@ -125,25 +143,27 @@ export const moaSparsity: Study = {
 };
 
 export function moaClaims(rows: CellRow[]): ClaimCheck[] {
-  const f = flat(rows);
-  const values = (v: string, field: string) => f.filter((r) => r.variant === v).map((r) => r[field] as number);
-  const soft = seedStats(values("soft", "average"));
-  const sparse = seedStats(values("sparse learned", "average"));
+  const protocol = mainProtocol(rows);
+  const names: [string, string] = ["sparse", "soft"];
   return [
-    {
+    pairedClaim(rows, protocol, {
       claim: "Sparse MoA ≈ Soft MoA in accuracy (within 1 point)",
       source: "MoA abstract",
-      holds: soft === null || sparse === null ? null : Math.abs(soft.mean - sparse.mean) <= 1,
-      evidence: soft === null || sparse === null
-        ? "not run"
-        : `soft ${formatMeanStd(soft.mean, soft.std)} vs sparse ${formatMeanStd(sparse.mean, sparse.std)}`,
-    },
-    orderClaim(
-      "Sparse MoA activates fewer adapters than Soft MoA",
-      "MoA abstract",
-      { name: "sparse", values: values("sparse learned", "activeExperts") },
-      { name: "soft", values: values("soft", "activeExperts") },
-      { lower: true, digits: 2 },
-    ),
+      a: SPARSE,
+      b: SOFT,
+      direction: "within",
+      margin: 1,
+      names,
+    }),
+    pairedSeedClaim(rows, {
+      claim: "Sparse MoA activates fewer adapters than Soft MoA",
+      source: "MoA abstract",
+      a: SPARSE,
+      b: SOFT,
+      direction: "less",
+      value: (r) => flatten(r, protocol).activeExperts as number,
+      names,
+      digits: 2,
+    }),
   ];
 }

@@ -41,9 +41,23 @@ for (const study of Object.values(STUDIES)) {
       const rows = await readRows(join(dir, CELLS_FILE));
       for (const r of rows) {
         assert(r.results.score !== undefined && Number.isFinite(r.results.score.average), "a score result");
+        for (const res of [r.results.score, r.baseline.score]) {
+          const items = res?.items;
+          assert(items !== undefined && items.hash.length === 16, "per-item results for paired statistics");
+          assertEquals(Object.values(items.perTask).reduce((a, t) => a + t!.n, 0), res!.n);
+        }
         assertEquals(r.env.backend.length > 0, true);
         assert(r.env.commit !== undefined, "each row records the commit it was trained at");
         assert(r.cost.trainableParams > 0);
+        // the quick preset's convergence curve: before training, every 2 updates, and after the last (4)
+        assertEquals(r.curve?.map((p) => p.step), [0, 2, 4]);
+        assert(r.curve!.every((p) => p.valAccuracy >= 0 && p.valAccuracy <= 1 && p.valLoss > 0), "curve values");
+        assert(r.cost.curveMs !== undefined && r.cost.curveMs >= 0, "curve time is recorded apart from trainMs");
+        if (r.routing) {
+          const spec = r.routing.specialisation ?? [];
+          assert(spec.length === r.model.nLayers, "routed rows record routing specialisation per layer");
+          assert(spec.every((l) => l.nmi >= 0 && l.nmi <= 1 && Number.isFinite(l.null95)));
+        }
       }
       const manifest = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
       for (const k of ["commit", "backend", "versions", "machine", "wallMsThisRun"]) assert(k in manifest, k);
@@ -85,9 +99,11 @@ Deno.test({
     const reportPath = await writeReport(await loadStudies([study], out, QUICK), out, "test");
     const report = await Deno.readTextFile(reportPath);
     assert(
-      report.includes("Sparse MoA") && report.includes("holds on our runs"),
+      report.includes("Sparse MoA") && report.includes("verdict (95 % CI)"),
       "the report has the table and claims",
     );
+    assert(report.includes("Each configuration − Soft MoA"), "the report has the contrast table");
+    assert(!report.includes("not tested: rows lack"), "fresh rows carry per-item results");
     for (const d of [out, sharded]) await Deno.remove(d, { recursive: true });
   },
 });

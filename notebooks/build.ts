@@ -137,10 +137,10 @@ ml.markdown(\`**\${study.title}** — \${study.question}\\n\\n\${rows.length} ru
     },
     { md: "## Charts" },
     { code: "for (const c of study.charts(rows)) await ml.show(await ml.displayChart(c.spec));", display: true },
-    { md: "## What the numbers show\n\nThe papers' qualitative claims, checked on these runs (mean ± std over seeds; a gap within twice its standard error is marked as within the seed spread):" },
+    { md: "## What the numbers show\n\nThe papers' qualitative claims, checked on these runs: each verdict follows from a paired bootstrap 95 % CI over seeds and test items (holds if the CI excludes 0 in the claimed direction, contradicted if it excludes 0 the other way, else undecided):" },
     {
       code: `const claims = study.papers?.claims(rows) ?? [];
-ml.markdown(["| claim | source | holds here? | evidence |", "| --- | --- | --- | --- |",
+ml.markdown(["| claim | source | verdict (95 % CI) | evidence: Δ [95 % CI] |", "| --- | --- | --- | --- |",
   ...claims.map((c) => \`| \${c.claim} | \${c.source} | \${ml.claimVerdict(c)} | \${c.evidence} |\`)].join("\\n"))`,
       display: true,
     },

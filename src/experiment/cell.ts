@@ -18,11 +18,14 @@ import { adapterFlops } from "../model/flops.ts";
 import { loadHfModel } from "../model/hf_model.ts";
 import { LlamaModel } from "../model/llama.ts";
 import { forwardContext } from "../moe/moe_linear.ts";
+import type { LayerSpecialisation } from "../moe/specialisation.ts";
 import { collectStats, type SiteStats } from "../moe/stats.ts";
 import { prepareBase } from "../train/base_recipe.ts";
+import { type CurvePoint, curvePoint } from "../train/curve.ts";
 import { type EvalResult, evaluate, type Protocol } from "../train/evaluate.ts";
 import { train } from "../train/trainer.ts";
 import { configHash } from "../util/hash.ts";
+import { type ItemResults, itemResults, itemsHash } from "./items.ts";
 import { Rng } from "../util/rng.ts";
 import type { BaseSpec, CellConfig, DataSpec, ResolvedCell } from "./spec.ts";
 
@@ -31,6 +34,8 @@ export interface ProtocolResult {
   perTask: Partial<Record<TaskName, number>>;
   n: number;
   unanswered: number;
+  /** Which test items were answered correctly, per task (paired statistics). Rows written before it lack it. */
+  items?: ItemResults;
 }
 
 export interface LayerRouting {
@@ -58,8 +63,18 @@ export interface CellRow {
     layers: LayerRouting[];
     /** Per task, the per-layer summary (which experts or adapter types each task uses). */
     byTask: Partial<Record<TaskName, LayerRouting[]>>;
+    /**
+     * Per layer, NMI between task and expert (adapter type) weight against a task-shuffled null
+     * (src/moe/specialisation.ts). Rows written before it was recorded lack it.
+     */
+    specialisation?: LayerSpecialisation[];
   } | null;
   history: { step: number; loss: number; entropy?: number; meanActive?: number }[];
+  /**
+   * Convergence curve on the validation subset (`eval.curve`): step 0 (before training), every `every`
+   * updates, and the last. Absent when the cell has no curve (and in rows written before it existed).
+   */
+  curve?: CurvePoint[];
   cost: {
     trainableParams: number;
     steps: number;
@@ -70,6 +85,8 @@ export interface CellRow {
     peakBytes: number;
     /** Adapter FLOPs per token: every expert computed vs weighted by how often each is active. */
     adapterFlops: { dense: number; routed: number };
+    /** Time spent on the convergence curve's evaluations (not in trainMs); absent without a curve. */
+    curveMs?: number;
   };
   /** The base model's shape. */
   model: { vocabSize: number; dModel: number; nLayers: number; nHeads: number; nKvHeads: number; dFF: number };
@@ -125,7 +142,7 @@ export class Workbench {
     entry: PreparedBaseEntry,
     data: Dataset,
   ): Promise<Partial<Record<Protocol, ProtocolResult>>> {
-    const key = JSON.stringify([entry.hash, cfg.data, cfg.eval]);
+    const key = JSON.stringify([entry.hash, cfg.data, { ...cfg.eval, curve: undefined }]); // the curve: not here
     let p = this.baselines.get(key);
     if (!p) {
       p = (async () => {
@@ -191,14 +208,24 @@ async function loadDataset(
   return { train, eval: spec.tasks.flatMap((t) => cap(test[t])) };
 }
 
-function summarize(r: EvalResult): ProtocolResult {
+/**
+ * The convergence curve's fixed validation subset: the first `limit` validation records of each task of the
+ * embedded suite, the same for every cell on this base whatever its seed (so curves pair across methods).
+ */
+function curveRecords(limit: number | null, entry: PreparedBaseEntry): QARecord[] {
+  if (!entry.suite) throw new CheckpointError("eval.curve needs the embedded suite's validation split");
+  const suite = entry.suite;
+  return TASKS.flatMap((t) => (limit === null ? suite.tasks[t].validation : suite.tasks[t].validation.slice(0, limit)));
+}
+
+function summarize(r: EvalResult, records: QARecord[], hash: string): ProtocolResult {
   const perTask: Partial<Record<TaskName, number>> = {};
   let unanswered = 0;
   for (const [t, s] of Object.entries(r.perTask)) {
     perTask[t as TaskName] = s!.accuracy;
     unanswered += s!.unanswered;
   }
-  return { average: r.average, perTask, n: r.n, unanswered };
+  return { average: r.average, perTask, n: r.n, unanswered, items: itemResults(records, r.correct, hash) };
 }
 
 async function evaluateAll(
@@ -211,14 +238,16 @@ async function evaluateAll(
   const results: Partial<Record<Protocol, ProtocolResult>> = {};
   let routed: CellRow["routing"] | undefined;
   let ms = 0;
+  const hash = await itemsHash(records);
   for (const [i, protocol] of cfg.eval.protocols.entries()) {
     const r = await evaluate(model, tok, records, { ...cfg.eval, protocol, routing: routing && i === 0 });
-    results[protocol] = summarize(r);
+    results[protocol] = summarize(r, records, hash);
     if (r.routing && !routed) {
       routed = {
         sites: r.routing,
         layers: layerRouting(r.routing),
         byTask: Object.fromEntries(Object.entries(r.routingByTask ?? {}).map(([t, s]) => [t, layerRouting(s!)])),
+        ...(r.specialisation ? { specialisation: r.specialisation } : {}),
       };
     }
     ms += r.wallMs;
@@ -286,6 +315,18 @@ export async function runCell(
     const probe = collate(encodeExamples(tok, data.train.slice(0, 16), encodeOpts).examples, { padId: tok.padId });
     const history: CellRow["history"] = [];
     const routed = cfg.trackRouting && cfg.method.method !== "lora";
+    // Convergence curve: step 0 now, then every `every` updates and after the last (in onStep, outside trainMs).
+    const every = cfg.eval.curve?.every ?? 0;
+    const valRecords = every > 0 ? curveRecords(cfg.eval.curve!.limitPerTask, entry) : [];
+    const curve: CurvePoint[] = [];
+    let curveMs = 0;
+    const logCurve = async (step: number) => {
+      const t0 = performance.now();
+      const p = await curvePoint(model, tok, valRecords, cfg.eval);
+      curve.push({ step, valAccuracy: p.accuracy, valLoss: p.loss });
+      curveMs += performance.now() - t0;
+    };
+    if (every > 0) await logCurve(0);
     const t = await train(model, {
       epoch: (e) =>
         makeBatches(examples, cfg.train.batchSize, new Rng(cfg.seed).fork(`epoch${e}`), {
@@ -297,9 +338,10 @@ export async function runCell(
       seed: cfg.seed,
       runHash: cell.hash,
       hooks: {
-        onStep: (step, total, loss) => {
+        onStep: async (step, total, loss) => {
           peakBytes = Math.max(peakBytes, tf.memory().numBytes);
           hooks.onStep?.(step, total, loss);
+          if (every > 0 && (step % every === 0 || step === total)) await logCurve(step);
         },
         onLog: async (s) => {
           history.push({ step: s.step, loss: s.loss, ...(routed ? await probeRouting(model, probe) : {}) });
@@ -319,6 +361,7 @@ export async function runCell(
       baseline,
       routing: ev.routing ?? null,
       history,
+      ...(every > 0 ? { curve } : {}),
       cost: {
         trainableParams: model.numTrainable(),
         steps: t.steps,
@@ -328,6 +371,7 @@ export async function runCell(
         tokensPerSec: Math.round(t.tokensPerSec),
         peakBytes,
         adapterFlops: adapterFlops(model, ev.routing?.sites),
+        ...(every > 0 ? { curveMs: Math.round(curveMs) } : {}),
       },
       model: {
         vocabSize: model.cfg.vocabSize,

@@ -246,6 +246,8 @@ export async function runStudy(study: Study, opts: RunOptions): Promise<RunSumma
           : []),
       ],
       ...(await environment()),
+      // What the rows were trained on (`backend` above is this process's, absent for a --report rebuild).
+      rowBackends: [...new Set(rows.map((r) => r.env.backend))],
     };
     await withLock(join(dir, LOCK_FILE), () => writeOutputs(study, dir, rows, manifest));
   }

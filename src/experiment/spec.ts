@@ -5,6 +5,7 @@
 import { parseConfig, z } from "../config.ts";
 import { TemplateNameSchema } from "../data/prompt.ts";
 import { TASKS } from "../data/types.ts";
+import { ConfigError } from "../errors.ts";
 import { parseMethodConfig } from "../routers/registry.ts";
 import type { MethodConfig } from "../routers/registry.ts";
 import { BaseRecipeSchema } from "../train/base_recipe.ts";
@@ -22,6 +23,16 @@ export const EvalConfigSchema = z.strictObject({
   maxNewTokens: z.number().int().min(1).default(8),
   /** Evaluate at most this many records per task (null: all). */
   limitPerTask: z.number().int().min(1).nullable().default(null),
+  /**
+   * Convergence curve (absent: none, and the cell's hash is that of a config without it): validation accuracy
+   * (score protocol, macro average over tasks) and mean answer cross-entropy on the first `limitPerTask`
+   * validation records of each task (the same records for every cell), before training, every `every`
+   * updates, and after the last. `every: 0` also turns it off. See src/train/curve.ts.
+   */
+  curve: z.strictObject({
+    every: z.number().int().min(0).default(25),
+    limitPerTask: z.number().int().min(1).nullable().default(25),
+  }).optional(),
 });
 export type EvalConfig = z.output<typeof EvalConfigSchema>;
 
@@ -80,6 +91,12 @@ export interface ResolvedCell {
 /** Validate a cell's config (one-line errors naming the field) and compute its hash. */
 export async function resolveCell(spec: CellSpec, where: string): Promise<ResolvedCell> {
   const parsed = parseConfig(CellConfigSchema, spec.config, where);
+  if (parsed.eval.curve?.every && parsed.data.kind !== "embedded") {
+    throw new ConfigError(
+      `${where}.eval.curve: the convergence curve needs a validation split, and the LLM-Adapters data has none; ` +
+        "drop eval.curve",
+    );
+  }
   const config: CellConfig = { ...parsed, method: parseMethodConfig(parsed.method, `${where}.method`) };
   return { label: spec.label, group: spec.group, config, hash: await configHash(config) };
 }

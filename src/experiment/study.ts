@@ -4,6 +4,7 @@
  * training.
  */
 import type { TopLevelSpec } from "vega-lite";
+import type { Interval, Verdict } from "../report/paired.ts";
 import type { ColumnTable } from "../report/tables.ts";
 import type { CellRow } from "./cell.ts";
 import type { CellSpec } from "./spec.ts";
@@ -33,20 +34,25 @@ export interface StudyChart {
   caption: string;
 }
 
-/** A paper's qualitative claim, checked on our rows. */
+/**
+ * A paper's qualitative claim, checked on our rows with a paired bootstrap 95 % CI (src/report/paired.ts,
+ * src/experiment/claims.ts): the verdict follows from the interval.
+ */
 export interface ClaimCheck {
   claim: string;
   source: string;
-  holds: boolean | null;
+  /** null: not tested (not run, or the rows lack what the test needs). */
+  verdict: Verdict | null;
+  /** The contrast the verdict rests on (for a claim over several contrasts, the least favourable one). */
+  interval?: Interval;
+  /** Always states Δ [lo, hi] (points for accuracy) when tested; says why when not. */
   evidence: string;
-  /** For comparisons of seed means: false when the gap is within the seed spread (|Δ| ≤ 2·SE of Δ). */
-  clear?: boolean;
 }
 
-/** "yes", "no" or "not tested", marked when the seed spread cannot decide it. */
+/** "holds", "contradicted", "undecided (CI spans the bound)" or "not tested". */
 export function claimVerdict(c: ClaimCheck): string {
-  const verdict = c.holds === null ? "not tested" : c.holds ? "yes" : "no";
-  return c.holds !== null && c.clear === false ? `${verdict} (within the seed spread)` : verdict;
+  if (c.verdict === null) return "not tested";
+  return c.verdict === "undecided" ? "undecided (CI spans the bound)" : c.verdict;
 }
 
 export interface Study {
@@ -57,6 +63,11 @@ export interface Study {
   cells(opts: StudyOptions): CellSpec[];
   tables(rows: CellRow[]): StudyTable[];
   charts(rows: CellRow[]): StudyChart[];
+  /**
+   * The group label every other label is contrasted with in REPORT.md's contrast table (each label −
+   * reference, paired bootstrap CI over seeds and items); none: no contrast table.
+   */
+  reference?: string;
   /** The papers' own numbers and claims, clearly theirs (for REPORT.md). */
   papers?: { table?: string; claims(rows: CellRow[]): ClaimCheck[] };
 }

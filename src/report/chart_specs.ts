@@ -171,6 +171,9 @@ export interface LineBandOptions extends Common {
   y: string;
   /** Half-width of the shaded band (e.g. std over seeds). */
   yErr?: string;
+  /** Or the band's own lower and upper columns (an asymmetric interval, e.g. a bootstrap CI); needs both. */
+  yLo?: string;
+  yHi?: string;
   /** One line per value of this field (e.g. method or config). */
   color?: string;
   xTitle: string;
@@ -180,6 +183,8 @@ export interface LineBandOptions extends Common {
   /** "quantitative" (default) or "ordinal" x. */
   xType?: "quantitative" | "ordinal";
   xScale?: "linear" | "log" | "sqrt";
+  /** Quantitative x: ticks at exactly these values, labelled as given (e.g. "1/2N" at 0.125) instead of rounded. */
+  xLabels?: { value: number; label: string }[];
   /** Dots on the data points (default true). */
   points?: boolean;
   yDomain?: [number, number];
@@ -188,16 +193,29 @@ export interface LineBandOptions extends Common {
   y2Title?: string;
 }
 
+/** A vega label expression: each tick value's given label (matched to 1e-9), else the default text. */
+function labelExpr(labels: { value: number; label: string }[]): string {
+  return labels.reduceRight(
+    (rest, l) => `abs(datum.value - ${l.value}) < 1e-9 ? ${JSON.stringify(l.label)} : ${rest}`,
+    "datum.label",
+  );
+}
+
 /** Lines with a ±err band (e.g. accuracy vs threshold), optionally a dashed second metric on a right axis. */
 export function lineWithBand(o: LineBandOptions): vl.TopLevelSpec {
   const xType = o.xType ?? "quantitative";
   const xVals = categories(o.data, o.x);
+  const xAxis = o.xLabels
+    ? { values: o.xLabels.map((l) => l.value), labelExpr: labelExpr(o.xLabels) }
+    : xVals.length <= 12
+    ? { values: xVals, format: ".6~g" } // the values as they are (0.125, not a rounded "0.1")
+    : null;
   const x = {
     field: fieldRef(o.x),
     type: xType,
     title: o.xTitle,
     ...(xType === "quantitative" ? { scale: quantScale(undefined, false, o.xScale) } : { sort: xVals }),
-    ...(xType === "quantitative" && xVals.length <= 12 ? { axis: { values: xVals } } : {}),
+    ...(xType === "quantitative" && xAxis ? { axis: xAxis } : {}),
   };
   // Band and lines share one legend; its symbols must not take the band's faint opacity.
   const legend = { symbolOpacity: 1, symbolStrokeWidth: 2 };
@@ -208,14 +226,19 @@ export function lineWithBand(o: LineBandOptions): vl.TopLevelSpec {
     mark: { type: "line", strokeWidth: 2, point: o.points ?? true, ...(o.color ? {} : { color: COLORS[0] }) },
     encoding: { x, y, ...color },
   };
-  const band = o.yErr
+  const bounds = o.yErr
+    ? { transform: errorTransform(o.y, o.yErr), lo: LO, hi: HI }
+    : o.yLo && o.yHi
+    ? { transform: [], lo: fieldRef(o.yLo), hi: fieldRef(o.yHi) }
+    : null;
+  const band = bounds
     ? [{
-      transform: errorTransform(o.y, o.yErr),
+      ...(bounds.transform.length ? { transform: bounds.transform } : {}),
       mark: { type: "area", opacity: 0.2, ...(o.color ? {} : { color: COLORS[0] }) },
       encoding: {
         x,
-        y: { field: LO, type: "quantitative", title: o.yTitle, scale: yScale },
-        y2: { field: HI },
+        y: { field: bounds.lo, type: "quantitative", title: o.yTitle, scale: yScale },
+        y2: { field: bounds.hi },
         ...color,
       },
     }]
@@ -423,4 +446,73 @@ export function lineOverTime(o: LineOverTimeOptions): vl.TopLevelSpec {
     encoding: { x, y: { field: "__smooth", type: "quantitative", title: o.yTitle, scale: yScale }, ...color },
   };
   return frame(o, { layer: [raw, smoothed] });
+}
+
+export interface ReferenceBarOptions extends Common {
+  x: string;
+  y: string;
+  /** Columns of the error bar's ends (e.g. a bootstrap 95 % CI). */
+  yLo: string;
+  yHi: string;
+  /** A reference value per bar (e.g. a null's 95th percentile), drawn as a black tick across the bar. */
+  ref: string;
+  refTitle: string;
+  /** Optional grouping field: grouped bars side by side, one colour each. */
+  color?: string;
+  xTitle: string;
+  yTitle: string;
+  colorTitle?: string;
+  sort?: CategorySort;
+  colorSort?: CategorySort;
+  yDomain?: [number, number];
+}
+
+/**
+ * Bars with an interval and a reference tick each (e.g. routing specialisation per method and layer, the CI
+ * over seeds, and the shuffled null's 95th percentile): a bar whose interval clears its tick beats the reference.
+ */
+export function barsWithReference(o: ReferenceBarOptions): vl.TopLevelSpec {
+  const xs = categories(o.data, o.x, o.sort);
+  const x = {
+    field: fieldRef(o.x),
+    type: "nominal",
+    title: o.xTitle,
+    sort: xs,
+    axis: { labelAngle: labelAngle(xs, o.width ?? 520) },
+  };
+  const yScale = quantScale(o.yDomain);
+  const y = { field: fieldRef(o.y), type: "quantitative", title: o.yTitle, scale: yScale };
+  const offset = o.color
+    ? { xOffset: { field: fieldRef(o.color), sort: categories(o.data, o.color, o.colorSort) } }
+    : {};
+  const color = o.color ? { color: colorEncoding(o, o.color, o.colorTitle, o.colorSort) } : {};
+  const tooltip = [
+    { field: fieldRef(o.x), type: "nominal", title: o.xTitle },
+    ...(o.color ? [{ field: fieldRef(o.color), type: "nominal", title: o.colorTitle ?? o.color }] : []),
+    { field: fieldRef(o.y), type: "quantitative", format: ".3~f", title: o.yTitle },
+    { field: fieldRef(o.yLo), type: "quantitative", format: ".3~f", title: "interval low" },
+    { field: fieldRef(o.yHi), type: "quantitative", format: ".3~f", title: "interval high" },
+    { field: fieldRef(o.ref), type: "quantitative", format: ".3~f", title: o.refTitle },
+  ];
+  return frame(o, {
+    layer: [
+      {
+        mark: { type: "bar", clip: true, ...(o.color ? {} : { color: COLORS[0] }) },
+        encoding: { x, y, ...color, ...offset, tooltip },
+      },
+      {
+        mark: { type: "errorbar", ticks: true, size: 8, color: "#333", thickness: 1.5, clip: true },
+        encoding: {
+          x,
+          y: { field: fieldRef(o.yLo), type: "quantitative", title: o.yTitle, scale: yScale },
+          y2: { field: fieldRef(o.yHi) },
+          ...offset,
+        },
+      },
+      {
+        mark: { type: "tick", color: "black", thickness: 2.5, clip: true },
+        encoding: { x, y: { field: fieldRef(o.ref), type: "quantitative", title: o.yTitle, scale: yScale }, ...offset },
+      },
+    ],
+  });
 }

@@ -296,3 +296,51 @@ Deno.test("writeChart writes exactly name.vl.json (data inline), name.svg and na
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("lineWithBand xLabels: ticks at exactly the given values, labelled as given (no rounded decimals)", async () => {
+  const taus = [["0", 0], ["1/2N", 0.125], ["1/N", 0.25], ["3/2N", 0.375], ["2/N", 0.5], ["1", 1]] as const;
+  const opts = {
+    data: taus.map(([, tau], i) => ({ tau, acc: 40 + i, std: 1, active: 4 - i / 2 })),
+    x: "tau",
+    y: "acc",
+    yErr: "std",
+    y2: "active",
+    xLabels: taus.map(([label, value]) => ({ value, label })),
+    title: "Accuracy vs τ_max",
+    xTitle: "maximum threshold τ_max",
+    yTitle: "accuracy (%)",
+  };
+  const spec = lineWithBand(opts);
+  assertEquals(compileSpec(spec).warnings, []);
+  const texts = textNodes(await renderSvg(spec));
+  for (const [label] of taus) assert(texts.includes(label), `tick label ${label} in ${texts.join(" | ")}`);
+  for (const rounded of ["0.1", "0.3", "0.4", "0.13", "0.38"]) assert(!texts.includes(rounded), `no "${rounded}" tick`);
+  // without labels, the data's own x values are the ticks, printed exactly
+  const plain = textNodes(await renderSvg(lineWithBand({ ...opts, xLabels: undefined })));
+  for (const v of ["0", "0.125", "0.25", "0.375", "0.5", "1"]) {
+    assert(plain.includes(v), `tick ${v} in ${plain.join(" | ")}`);
+  }
+});
+
+Deno.test("lineWithBand yLo/yHi: the band spans the given columns (an asymmetric CI), one per colour", () => {
+  const data = [0, 10, 20].flatMap((step) =>
+    ["LoRA", "DynMoLE"].map((m, j) => ({ step, m, mean: 40 + step / 2 + j, lo: 38 + step / 2, hi: 45 + step / 2 }))
+  );
+  const spec = lineWithBand({
+    data,
+    x: "step",
+    y: "mean",
+    yLo: "lo",
+    yHi: "hi",
+    color: "m",
+    title: "Learning curve",
+    xTitle: "training step",
+    yTitle: "validation accuracy (%)",
+  }) as unknown as { layer: { mark: { type: string }; transform?: unknown; encoding: Record<string, unknown> }[] };
+  assertEquals(compileSpec(spec as unknown as vl.TopLevelSpec).warnings, []);
+  const [band, line] = spec.layer;
+  assertEquals([band.mark.type, line.mark.type], ["area", "line"]);
+  assertEquals(band.transform, undefined);
+  assertEquals([band.encoding.y, band.encoding.y2].map((e) => (e as { field: string }).field), ["lo", "hi"]);
+  assertEquals((band.encoding.color as { field: string }).field, "m");
+});

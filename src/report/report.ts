@@ -6,6 +6,8 @@ import { join, relative } from "node:path";
 import type { CellRow } from "../experiment/cell.ts";
 import { CELLS_FILE, readRows, resolveGrid } from "../experiment/runner.ts";
 import { claimVerdict, type Study, type StudyOptions } from "../experiment/study.ts";
+import { contrastMarkdown, contrastTable } from "../experiment/claims.ts";
+import type { Protocol } from "../train/evaluate.ts";
 import { atomicWrite, exists, removeStaleTemps } from "../util/fs.ts";
 import { toMarkdown } from "./tables.ts";
 
@@ -19,10 +21,23 @@ function escapeCell(s: string): string {
   return s.replaceAll("|", "\\|").replaceAll("\n", " ");
 }
 
-function manifestLine(m: Record<string, unknown> | null): string {
+/**
+ * The backend the rows were trained on. Each row records its own (`env.backend`), and only rows say it for
+ * sure: a manifest's `backend` is the writing process's, absent when a `--report` rebuild initialised none
+ * (the committed manifests lack it), and a name or `{ name, … }` otherwise.
+ */
+function backendOf(m: Record<string, unknown>, rows: CellRow[]): string {
+  const ofRows = [...new Set(rows.map((r) => r.env?.backend).filter((b): b is string => Boolean(b)))];
+  if (ofRows.length) return ofRows.join(", ");
+  if (Array.isArray(m.rowBackends) && m.rowBackends.length) return m.rowBackends.join(", ");
+  const backend = m.backend as { name?: string } | string | null | undefined;
+  return (typeof backend === "string" ? backend : backend?.name) ?? "?";
+}
+
+/** The study header's provenance line: commit, backend, versions, when written. */
+export function manifestLine(m: Record<string, unknown> | null, rows: CellRow[] = []): string {
   if (!m) return "";
-  const backend = m.backend as { name?: string; detail?: string } | string | undefined;
-  const b = typeof backend === "string" ? backend : `${backend?.name ?? "?"}`;
+  const b = backendOf(m, rows);
   const v = m.versions as { deno?: string; tfjs?: string } | undefined;
   return `Commit \`${String(m.commit ?? "unknown").slice(0, 12)}\` · backend ${b} · Deno ${v?.deno ?? "?"} · ` +
     `tfjs ${v?.tfjs ?? "?"} · written ${m.written ?? "?"}`;
@@ -42,7 +57,7 @@ export async function studySection(r: StudyReport, reportDir: string): Promise<s
   const protocols = [...new Set(rows.flatMap((x) => x.config.eval.protocols))].join(", ");
   out.push(
     `${rows.length} runs, ${seeds} seed${seeds === 1 ? "" : "s"} each configuration · protocol: ${protocols}. ${
-      manifestLine(manifest)
+      manifestLine(manifest, rows)
     }`,
     "",
   );
@@ -51,12 +66,23 @@ export async function studySection(r: StudyReport, reportDir: string): Promise<s
     const png = relative(reportDir, join(dir, `${c.name}.png`));
     out.push(`![${c.caption}](${png})`, "", `_${c.caption}._`, "");
   }
+  const labels = [...new Set(rows.map((x) => x.label))];
+  if (study.reference && labels.includes(study.reference)) {
+    const protocol = (rows[0].config.eval.protocols[0] ?? "score") as Protocol;
+    out.push(
+      `**Each configuration − ${study.reference}: average accuracy, Δ in points with its paired bootstrap 95 % CI ` +
+        `(seeds, then items; protocol: ${protocol})**`,
+      "",
+      contrastMarkdown(contrastTable(rows, protocol, study.reference, labels), study.reference),
+      "",
+    );
+  }
   if (study.papers) {
     if (study.papers.table) out.push("**The papers' reported numbers (theirs, not ours):** " + study.papers.table, "");
     const claims = study.papers.claims(rows);
     if (claims.length) {
       out.push(
-        "| paper's claim | source | holds on our runs? | our evidence (mean ± std over seeds) |",
+        "| paper's claim | source | verdict (95 % CI) | our evidence: Δ [95 % CI], paired bootstrap over seeds and items |",
         "| --- | --- | --- | --- |",
       );
       for (const c of claims) {

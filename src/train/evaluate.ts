@@ -14,7 +14,8 @@ import type { Tokenizer } from "../data/tokenizer.ts";
 import type { QARecord, TaskName } from "../data/types.ts";
 import type { LlamaModel } from "../model/llama.ts";
 import { forwardContext } from "../moe/moe_linear.ts";
-import { collectStats, type SiteStats } from "../moe/stats.ts";
+import { type LayerSpecialisation, SpecialisationCollector } from "../moe/specialisation.ts";
+import { collectStats, exampleRouting, type SiteStats } from "../moe/stats.ts";
 
 export const PROTOCOLS = ["generate", "score"] as const;
 export type Protocol = typeof PROTOCOLS[number];
@@ -28,6 +29,8 @@ export interface EvalOptions {
   maxNewTokens: number;
   /** Also aggregate routing statistics over the evaluated prompts. */
   routing?: boolean;
+  /** Permutations of the task-shuffled null of the routing-specialisation measure (default 1000). */
+  permutations?: number;
 }
 
 export interface TaskScore {
@@ -44,16 +47,23 @@ export interface EvalResult {
   /** Macro average of the per-task accuracies. */
   average: number;
   n: number;
+  /** Per record, in the order of `records`: 1 if answered correctly, else 0 (paired statistics). */
+  correct: Uint8Array;
   wallMs: number;
   /** Token-weighted routing statistics per site (when requested and the model routes). */
   routing?: Record<string, SiteStats>;
   /** The same, per task. */
   routingByTask?: Partial<Record<TaskName, Record<string, SiteStats>>>;
+  /** Per layer, how much the routing tells about the task: NMI(task; expert) and its task-shuffled null. */
+  specialisation?: LayerSpecialisation[];
 }
 
 /** Token-weighted running means of per-site routing statistics. */
 class RoutingMeans {
   private sums = new Map<string, { w: number; s: SiteStats }>();
+
+  /** `examples`: where forwards also add per-example routing under `task` (the specialisation measure). */
+  constructor(readonly examples: SpecialisationCollector | null = null, readonly task = "") {}
 
   add(stats: Record<string, SiteStats>, weight: number): void {
     for (const [site, s] of Object.entries(stats)) {
@@ -122,7 +132,8 @@ function padRows(rows: number[][], padId: number): { ids: Int32Array; mask: Floa
 
 /**
  * Logits at chosen positions: run `rows` (right-padded) once and return, per row, log-softmax rows at
- * `positions[b]` ([K_b][V] on the host). Routing stats of this forward go to `routing` when given.
+ * `positions[b]` ([K_b][V] on the host). Routing stats of this forward go to `routing` when given, and
+ * per-example routing to its collector, with `owners[b]` the record of row b.
  */
 async function logProbsAt(
   model: LlamaModel,
@@ -130,6 +141,7 @@ async function logProbsAt(
   positions: number[][],
   padId: number,
   routing: RoutingMeans | null,
+  owners: readonly unknown[] = [],
 ): Promise<Float32Array[][]> {
   const { ids, mask, S } = padRows(rows, padId);
   const V = model.cfg.vocabSize;
@@ -142,6 +154,10 @@ async function logProbsAt(
   });
   const data = (await picked.data()) as Float32Array;
   picked.dispose();
+  if (routing?.examples && ctx.routings && owners.length === rows.length) {
+    const ex = await exampleRouting(ctx.routings, maskT, rows.length);
+    if (ex) routing.examples.add(routing.task, owners, ex.layers, ex.data, ex.width);
+  }
   if (routing && ctx.routings) routing.add(await collectStats(ctx.routings, maskT), mask.reduce((a, b) => a + b, 0));
   maskT.dispose();
   let at = 0;
@@ -150,7 +166,7 @@ async function logProbsAt(
 
 const argmax = (xs: number[]) => xs.reduce((best, v, i) => (v > xs[best] ? i : best), 0);
 
-/** Score protocol for a batch of records: the index of the best candidate per record. */
+/** Score protocol for a batch of records: the best candidate per record. */
 async function scoreBatch(
   model: LlamaModel,
   tok: Tokenizer,
@@ -158,6 +174,20 @@ async function scoreBatch(
   opts: EvalOptions,
   routing: RoutingMeans | null,
 ): Promise<string[]> {
+  return (await scoreCandidates(model, tok, batch, opts, routing)).predicted;
+}
+
+/**
+ * The score protocol's numbers for a batch: each record's candidate answer words, the log-likelihood of each
+ * (summed over its tokens) after the prompt and "the correct answer is", and the winner (first of the best).
+ */
+export async function scoreCandidates(
+  model: LlamaModel,
+  tok: Tokenizer,
+  batch: QARecord[],
+  opts: Pick<EvalOptions, "template" | "maxLen">,
+  routing: RoutingMeans | null = null,
+): Promise<{ candidates: string[][]; scores: number[][]; predicted: string[] }> {
   const prompts = batch.map((r) =>
     encodePrompt(tok, r, { template: opts.template, maxLen: opts.maxLen - 4, suffix: ANSWER_PREFIX }).ids
   );
@@ -165,27 +195,30 @@ async function scoreBatch(
   const candIds = candidates.map((cs) => cs.map((c) => tok.encode(" " + c)));
   if (candIds.every((cs) => cs.every((ids) => ids.length === 1))) {
     // one forward: next-token log-probs after the prefix
-    const lp = await logProbsAt(model, prompts, prompts.map((p) => [p.length - 1]), tok.padId, routing);
-    return batch.map((_, b) => candidates[b][argmax(candIds[b].map((ids) => lp[b][0][ids[0]]))]);
+    const lp = await logProbsAt(model, prompts, prompts.map((p) => [p.length - 1]), tok.padId, routing, batch);
+    const scores = batch.map((_, b) => candIds[b].map((ids) => lp[b][0][ids[0]]));
+    return { candidates, scores, predicted: scores.map((s, b) => candidates[b][argmax(s)]) };
   }
   // teacher-forced continuation per candidate: Σ_j log p(c_j | prefix, c_<j)
   const rows: number[][] = [];
   const pos: number[][] = [];
-  batch.forEach((_, b) =>
+  const owners: QARecord[] = [];
+  batch.forEach((r, b) =>
     candIds[b].forEach((ids) => {
       rows.push([...prompts[b], ...ids]);
       pos.push(ids.map((_, j) => prompts[b].length - 1 + j));
+      owners.push(r);
     })
   );
-  const lp = await logProbsAt(model, rows, pos, tok.padId, routing);
+  const lp = await logProbsAt(model, rows, pos, tok.padId, routing, owners);
   let row = 0;
-  return batch.map((_, b) => {
-    const scores = candIds[b].map((ids) => {
+  const scores = batch.map((_, b) =>
+    candIds[b].map((ids) => {
       const rowLp = lp[row++];
       return ids.reduce((s, id, j) => s + rowLp[j][id], 0);
-    });
-    return candidates[b][argmax(scores)];
-  });
+    })
+  );
+  return { candidates, scores, predicted: scores.map((s, b) => candidates[b][argmax(s)]) };
 }
 
 /** Generate protocol for a batch: greedy decoding until eos (or maxNewTokens), then answer extraction. */
@@ -202,7 +235,14 @@ async function generateBatch(
   const outputs = rows.map(() => [] as number[]);
   const done = rows.map(() => false);
   for (let step = 0; step < opts.maxNewTokens && done.includes(false); step++) {
-    const lp = await logProbsAt(model, rows, rows.map((r) => [r.length - 1]), tok.padId, step === 0 ? routing : null);
+    const lp = await logProbsAt(
+      model,
+      rows,
+      rows.map((r) => [r.length - 1]),
+      tok.padId,
+      step === 0 ? routing : null,
+      batch,
+    );
     rows.forEach((r, b) => {
       if (done[b]) return;
       const next = argmax(Array.from(lp[b][0]));
@@ -229,14 +269,17 @@ export async function evaluate(
   const t0 = performance.now();
   const routed = Boolean(opts.routing && model.method);
   const overall = routed ? new RoutingMeans() : null;
+  const examples = routed ? new SpecialisationCollector() : null;
   const byTask: Partial<Record<TaskName, Record<string, SiteStats>>> = {};
   const perTask: Partial<Record<TaskName, TaskScore>> = {};
   const tasks = [...new Set(records.map((r) => r.task))];
+  const correct = new Uint8Array(records.length);
   for (const task of tasks) {
-    const order = records.map((r, i) => ({ r, i, len: r.instruction.length + r.input.length }))
+    const sorted = records.map((r, i) => ({ r, i, len: r.instruction.length + r.input.length }))
       .filter((x) => x.r.task === task)
-      .sort((a, b) => a.len - b.len || a.i - b.i).map((x) => x.r);
-    const routing = routed ? new RoutingMeans() : null;
+      .sort((a, b) => a.len - b.len || a.i - b.i);
+    const order = sorted.map((x) => x.r);
+    const routing = routed ? new RoutingMeans(examples, task) : null;
     const s: TaskScore = { n: 0, correct: 0, accuracy: 0, unanswered: 0 };
     for (let i = 0; i < order.length; i += opts.batchSize) {
       const batch = order.slice(i, i + opts.batchSize);
@@ -245,7 +288,10 @@ export async function evaluate(
         : await generateBatch(model, tok, batch, opts, routing);
       batch.forEach((r, b) => {
         s.n++;
-        if (answers[b] === r.answer) s.correct++;
+        if (answers[b] === r.answer) {
+          s.correct++;
+          correct[sorted[i + b].i] = 1;
+        }
         if (answers[b] === "") s.unanswered++;
       });
     }
@@ -262,7 +308,9 @@ export async function evaluate(
     perTask,
     average: scores.reduce((a, s) => a + s.accuracy, 0) / Math.max(1, scores.length),
     n: records.length,
+    correct,
     wallMs: performance.now() - t0,
     ...(overall ? { routing: overall.result(), routingByTask: byTask } : {}),
+    ...(examples?.size ? { specialisation: examples.result({ permutations: opts.permutations }) } : {}),
   };
 }

@@ -57,6 +57,17 @@ Deno.test("score protocol: the candidate with the highest next-token log-prob af
   // boolq candidates are true/false; answer2 is not one, so both score equally and the first (true) wins
   assertEquals(r.perTask.boolq, { n: 1, correct: 1, accuracy: 1, unanswered: 0 });
   assertAlmostEquals(r.average, (0.5 + 1) / 2, 1e-12);
+  // per-record correctness in the order of `records`, although each task is evaluated sorted by length
+  assertEquals(r.correct, Uint8Array.from([1, 0, 1, 0, 1]));
+});
+
+Deno.test("per-record correctness follows the records' order, not the length-sorted evaluation order", async () => {
+  const model = stubModel(() => id("answer2"));
+  const records = [record("answer2"), record("answer1"), record("answer2")];
+  records[0].instruction += " which which which"; // longest: evaluated last within its task
+  records[1].instruction += " which";
+  const r = await evaluate(model, tok, records, { ...OPTS, batchSize: 1 });
+  assertEquals(r.correct, Uint8Array.from([1, 0, 1]));
 });
 
 Deno.test("generate protocol: greedy decoding until eos, then the first answer word in the output", async () => {

@@ -167,7 +167,7 @@ export async function snapshot(dir: string): Promise<Map<string, Uint8Array>> {
 /** A row without what legitimately differs between reruns: timings, memory, timestamps, cache reuse. */
 export function metrics(row: CellRow): unknown {
   const { finishedAt: _f, cost, base, ...rest } = row;
-  const { trainMs: _t, evalMs: _e, tokensPerSec: _s, peakBytes: _p, ...work } = cost;
+  const { trainMs: _t, evalMs: _e, curveMs: _c, tokensPerSec: _s, peakBytes: _p, ...work } = cost;
   return { ...rest, cost: work, base: { hash: base.hash } };
 }
 
