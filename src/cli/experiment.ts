@@ -26,7 +26,7 @@ const spec: CommandSpec = {
   flags: {
     backend: BACKEND_FLAG,
     quick: { type: "boolean", description: "the tiny preset CI runs (small base, few steps, all cells)" },
-    seeds: { type: "string", description: "number of seeds (0, 1, …, n−1)", default: "3", value: "<n>" },
+    seeds: { type: "string", description: "number of seeds (0, 1, …, n−1)", default: "5", value: "<n>" },
     shard: { type: "string", description: "run only shard i of n (cells with grid index ≡ i mod n)", value: "<i/n>" },
     data: {
       type: "string",
@@ -71,7 +71,7 @@ const spec: CommandSpec = {
   ],
   examples: [
     "deno task experiment",
-    "deno task experiment adamole-threshold --seeds 5",
+    "deno task experiment adamole-threshold --seeds 8",
     "deno task experiment --quick dynmole-q",
     "deno task experiment compare --shard 0/4",
     "deno task experiment compare --slurm --shards 8 --partition gpu --time 4:00:00",
@@ -83,7 +83,7 @@ const spec: CommandSpec = {
 const Flags = z.object({
   backend: z.string().optional(),
   quick: z.boolean().default(false),
-  seeds: z.coerce.number().int("must be a whole number").min(1, "must be ≥ 1").default(3),
+  seeds: z.coerce.number().int("must be a whole number").min(1, "must be ≥ 1").default(5),
   shard: z.string().optional(),
   data: z.string().optional(),
   base: z.string().optional(),

@@ -4,7 +4,7 @@
  *
  * | task          | shaped like   | skill                                                            |
  * | ------------- | ------------- | ---------------------------------------------------------------- |
- * | boolq         | BoolQ         | compare two entities' size classes → true/false                  |
+ * | boolq         | BoolQ         | verify a stated attribute of an entity → true/false              |
  * | piqa          | PIQA          | goal + object → does the object's material make the action work  |
  * | social_i_qa   | SIQA          | social event → the person's feeling, motive or next want         |
  * | hellaswag     | HellaSwag     | activity script → the step that comes next                       |
@@ -34,9 +34,9 @@
  *   (groups of 4 in the lexicon order of the premises; diet labels' second group [+meat fruit insects +grass]).
  *   An animal has one diet and one habitat, so exactly one shown label applies; the rules and the facts are in
  *   the corpus, the question states neither (stating the rule would give the answer away).
- * - SIQA (3): the world's events' reactions of each kind, lexicon order, groups of 3: feelings [sad proud sorry]
- *   [scared tired thankful] [nervous angry bored] [+sad hungry happy]; motives [to earn money, to pass, to be kind]
- *   [to feed q, to get well, to buy a bike] [to amuse q, +…]; next wants in 5 groups of 3 (names filled in).
+ * - SIQA (3): the world's events' distinct reactions of each kind, lexicon order, groups of 3: feelings
+ *   [happy sad scared] [angry tired proud]; next wants [say thanks, tell a friend, go to bed] [eat a snack, shout,
+ *   run away]. Each reaction belongs to several events (`lexicon.ts`).
  * - HellaSwag (4): the options are steps 2–5 of the activity's script in order, the context is step i, the
  *   answer the step after it (ending i).
  * - PIQA (2): Solution1 uses the object ("burn the box"), Solution2 is the fixed alternative ("burn something
@@ -74,16 +74,7 @@ import {
   piqaInstruction,
 } from "./formats.ts";
 import type { TaskName } from "./types.ts";
-import {
-  type Animal,
-  fillFrame,
-  framePairs,
-  indexWorld,
-  sizeOf,
-  sizeRank,
-  type World,
-  type WorldIndex,
-} from "./world.ts";
+import { type Animal, fillFrame, framePairs, indexWorld, type World, type WorldIndex } from "./world.ts";
 
 export const OPTION_MODES = ["canonical", "shuffled"] as const;
 export type OptionsMode = typeof OPTION_MODES[number];
@@ -98,6 +89,11 @@ export interface Question {
   instruction: string;
   /** The correct choice's text ("forest", "burn the box", an entity name) or "true"/"false" for BoolQ. */
   content: string;
+  /**
+   * The answer in words where it is not `content`: BoolQ's deciding fact value ("black" for "is the fox
+   * dark?"), which its pretraining QA document answers with (never the label true/false).
+   */
+  words?: string;
 }
 
 /** How a family asks questions in one option mode. */
@@ -116,7 +112,7 @@ export interface Family {
   choices: number;
   /**
    * Whether pretraining gets this family's canonical questions answered in words ("… the correct answer is
-   * forest"). Not BoolQ or WinoGrande: their answer words are the labels themselves.
+   * forest"; BoolQ: the deciding fact value). Not WinoGrande: its answer words are the labels themselves.
    */
   qaDocs: boolean;
   modes: Readonly<Record<OptionsMode, FamilyMode>>;
@@ -222,6 +218,10 @@ export const DESCRIBE_WORDINGS: readonly ((animal: string) => string)[] = [
   (a) => `which word fits the ${a}?`,
   (a) => `how would you describe the ${a}?`,
   (a) => `what word describes the ${a}?`,
+  (a) => `which word is right for the ${a}?`,
+  (a) => `what kind of animal is the ${a}?`,
+  (a) => `which word suits the ${a}?`,
+  (a) => `what is the ${a} like?`,
 ];
 
 /** PIQA's question, with the goal filled in. */
@@ -230,14 +230,22 @@ export const GOAL_WORDINGS: readonly ((goal: string) => string)[] = [
   (g) => `what is a good way to ${g}?`,
   (g) => `what should you do to ${g}?`,
   (g) => `how can you ${g}?`,
+  (g) => `what is the best way to ${g}?`,
+  (g) => `what can you do to ${g}?`,
+  (g) => `how would you ${g}?`,
+  (g) => `what helps you ${g}?`,
 ];
 
-/** The object PIQA's fixed second solution uses instead of the mentioned one. */
-export const ALTERNATIVE = "something else";
+/**
+ * PIQA's fixed second solution, the same for every goal ("find something else"). Its first word is no goal's
+ * verb, so the base's first answer word already tells the two solutions apart ("burn …" vs "find …"), as the
+ * other families' single answer words do.
+ */
+export const ALTERNATIVE = "find something else";
 
-/** A goal's solution with object `x` ("burn the box"), or with ALTERNATIVE when `x` is null. */
+/** A goal's solution with object `x` ("burn the box"), or ALTERNATIVE when `x` is null. */
 export function solution(goal: Pick<GoalSpec, "solution">, x: string | null): string {
-  return x === null ? goal.solution.replace("the {x}", ALTERNATIVE) : goal.solution.replace("{x}", x);
+  return x === null ? ALTERNATIVE : goal.solution.replace("{x}", x);
 }
 
 /** The values an attribute question offers, in lexicon order (owners: the world's people in world order). */
@@ -275,28 +283,86 @@ function canonicalChoice(
 
 // --- the families ------------------------------------------------------------------------------------------
 
-const boolqMode: FamilyMode = {
-  keys: (world) => {
-    const names = [...world.animals, ...world.things];
-    return names.flatMap((a, i) =>
-      names.slice(i + 1).filter((b) => b.size !== a.size).map((b) => `${a.name}|${b.name}`)
-    );
+/**
+ * BoolQ's yes/no properties of an attribute's value: the values for which the answer is true, and the ways the
+ * question is asked of an entity ("is the fox dark?"). Each splits its attribute's values roughly in half.
+ */
+export const BOOLQ_PROPERTIES: Readonly<
+  Partial<Record<Attribute, { holds: readonly string[]; wordings: readonly ((x: string) => string)[] }>>
+> = {
+  colour: {
+    holds: ["black", "brown", "grey", "blue"],
+    wordings: [(x) => `is the ${x} dark`, (x) => `is the ${x} a dark colour`, (x) => `does the ${x} look dark`],
   },
-  make: ({ index }, key, answer, rng) => {
-    const [a, b] = key.split("|");
-    const [big, small] = sizeRank(sizeOf(index, a)) > sizeRank(sizeOf(index, b)) ? [a, b] : [b, a];
-    const relation = rng.pick(["bigger", "smaller"] as const);
-    const truth = answer === 0;
-    const subject = (relation === "bigger") === truth ? big : small;
-    const instruction = boolqInstruction(`is the ${subject} ${relation} than the ${subject === big ? small : big}`);
-    return { instruction, content: truth ? "true" : "false" };
+  size: {
+    holds: ["big", "huge"],
+    wordings: [(x) => `is the ${x} large`, (x) => `is the ${x} a large one`, (x) => `would you call the ${x} large`],
+  },
+  habitat: {
+    holds: ["river", "sea", "jungle"],
+    wordings: [
+      (x) => `does the ${x} live in a wet place`,
+      (x) => `is the home of the ${x} wet`,
+      (x) => `does the ${x} have a wet home`,
+    ],
+  },
+  diet: {
+    holds: ["meat", "fish", "insects"],
+    wordings: [
+      (x) => `does the ${x} eat animals`,
+      (x) => `does the ${x} feed on animals`,
+      (x) => `is the food of the ${x} an animal`,
+    ],
+  },
+  material: {
+    holds: ["wood", "metal", "glass", "stone"],
+    wordings: [
+      (x) => `is the ${x} hard`,
+      (x) => `is the ${x} made of something hard`,
+      (x) => `does the ${x} feel hard`,
+    ],
+  },
+};
+
+/** Whether a key's property holds (the key's one position: true = 0, false = 1); null without a value. */
+function boolqTruth({ index }: FamilyContext, key: string): boolean | null {
+  const [name, attr] = key.split("|") as [string, Attribute];
+  const value = valueOf(index, name, attr);
+  const property = BOOLQ_PROPERTIES[attr];
+  return value === null || !property ? null : property.holds.includes(value);
+}
+
+/**
+ * A yes/no property of one fact: "is the fox dark?" needs the fox's colour (one-hop knowledge) and whether that
+ * colour is dark (a fixed value → true/false table fine-tuning teaches; every value is the answer of training
+ * keys too). Keys are ARC-e's (entity, attribute) for the attributes with a property. Like the other families,
+ * pretraining answers each question in words — with the deciding value ("… the correct answer is black"),
+ * never true/false — so the base retrieves the fact for this question form and fine-tuning teaches the table.
+ * Measured on the 2-layer base without those documents: LoRA stayed at 50.0 % (one constant answer) on this
+ * task, on a claim to verify ("is the fox red?", also with a two-sentence passage) and on the earlier size
+ * comparison ("is the fox bigger than the mouse?"), and could not even fit BoolQ's own training records (59 %
+ * after 150 updates on BoolQ alone): no circuit of the base brought the entity's fact to the answer position.
+ */
+const boolqMode: FamilyMode = {
+  keys: (world) => arcEasyKeys(world).filter((k) => BOOLQ_PROPERTIES[k.split("|")[1] as Attribute] !== undefined),
+  positions: onePosition((ctx, key) => {
+    const t = boolqTruth(ctx, key);
+    return t === null ? null : t ? 0 : 1;
+  }),
+  make: (ctx, key, answer, rng) => {
+    const truth = boolqTruth(ctx, key);
+    if (truth === null || (answer === 0) !== truth) return null;
+    const [name, attr] = key.split("|") as [string, Attribute];
+    const question = rng.pick(BOOLQ_PROPERTIES[attr]!.wordings)(name);
+    const words = valueOf(ctx.index, name, attr)!;
+    return { instruction: boolqInstruction(question), content: truth ? "true" : "false", words };
   },
 };
 
 const boolq: Family = {
   task: "boolq",
   choices: 2,
-  qaDocs: false,
+  qaDocs: true,
   modes: { canonical: boolqMode, shuffled: boolqMode },
 };
 
@@ -354,10 +420,10 @@ const EVENT_QUESTIONS: Record<EventKind, (p: string) => string> = {
 const SIQA_CHOICES = 3;
 const SIQA_LAST_AT: Readonly<Record<EventKind, number>> = { feel: 1, why: 0, next: 0 };
 
-/** The world's reactions of one kind (unfilled templates), in lexicon order: SIQA's canonical inventory. */
+/** The world's distinct reactions of one kind (unfilled templates), in lexicon order: SIQA's canonical inventory. */
 function reactions(world: World, kind: EventKind): string[] {
   const ids = new Set(world.events.map((e) => e.id));
-  return EVENTS.filter((e) => ids.has(e.id) && e[kind]).map((e) => e[kind]!);
+  return [...new Set(EVENTS.filter((e) => ids.has(e.id) && e[kind]).map((e) => e[kind]!))];
 }
 
 /** Kinds enough events have for a full choice set. */

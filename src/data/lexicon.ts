@@ -125,7 +125,14 @@ export const GOALS: readonly GoalSpec[] = [
   { id: "note", goal: "write a note", solution: "write on the {x}", ok: ["paper"], bad: ["glass", "metal", "cloth"] },
 ];
 
-/** SIQA-like events: `{p}` is the subject, `{q}` another person; the subject's feeling, motive and next want. */
+/**
+ * SIQA-like events: `{p}` is the subject, `{q}` another person; the subject's feeling and what they want next.
+ * Reactions come from two small shared pools (six feelings, six next wants), each used by several events, so a
+ * held-out event's answer is also the answer of training events: fine-tuning can learn which label each
+ * reaction takes, and a test question needs the event → reaction knowledge of pretraining. (With one reaction
+ * per event, as in SIQA proper, a fact-disjoint test asks only reactions fine-tuning never showed, which needs
+ * symbol binding the tiny base cannot learn: measured below chance.) `why` (a motive) is supported, unused.
+ */
 export interface EventSpec {
   id: string;
   text: string;
@@ -134,21 +141,42 @@ export interface EventSpec {
   next?: string;
 }
 export const EVENTS: readonly EventSpec[] = [
-  { id: "lost", text: "{p} lost the key", feel: "sad", next: "find the key" },
-  { id: "race", text: "{p} won the race", feel: "proud", next: "show the prize" },
-  { id: "broke", text: "{p} broke the vase of {q}", feel: "sorry", next: "buy a vase" },
+  { id: "gift", text: "{p} got a gift from {q}", feel: "happy", next: "say thanks" },
+  { id: "coin", text: "{p} found a coin in the park", feel: "happy", next: "tell a friend" },
+  { id: "party", text: "{p} danced at the party", feel: "happy", next: "go to bed" },
+  { id: "fair", text: "{p} won a cake at the fair", feel: "happy", next: "eat a snack" },
+  { id: "hug", text: "{p} got a hug from {q}", feel: "happy", next: "say thanks" },
+  { id: "rainbow", text: "{p} saw a rainbow", feel: "happy", next: "tell a friend" },
+  { id: "key", text: "{p} lost the key", feel: "sad", next: "tell a friend" },
+  { id: "bus", text: "{p} missed the bus", feel: "sad", next: "go to bed" },
+  { id: "ice", text: "{p} dropped the ice cream", feel: "sad", next: "eat a snack" },
+  { id: "game", text: "{p} lost the game", feel: "sad", next: "go to bed" },
+  { id: "pet", text: "{p} could not find the cat", feel: "sad", next: "tell a friend" },
+  { id: "left", text: "{p} was left out by {q}", feel: "sad", next: "shout" },
   { id: "snake", text: "{p} saw a snake in the grass", feel: "scared", next: "run away" },
-  { id: "work", text: "{p} worked all day", feel: "tired", why: "to earn money", next: "go to bed" },
-  { id: "gift", text: "{p} got a gift from {q}", feel: "thankful", next: "thank {q}" },
-  { id: "study", text: "{p} studied for the test", feel: "nervous", why: "to pass", next: "take the test" },
-  { id: "yell", text: "{p} yelled at {q}", feel: "angry", next: "apologise to {q}" },
-  { id: "bus", text: "{p} waited for the bus", feel: "bored", next: "walk home" },
-  { id: "help", text: "{p} helped {q} carry the boxes", why: "to be kind", next: "take a rest" },
-  { id: "cook", text: "{p} cooked dinner for {q}", why: "to feed {q}", next: "eat with {q}" },
-  { id: "lunch", text: "{p} skipped lunch", feel: "hungry", next: "eat a snack" },
-  { id: "doctor", text: "{p} went to the doctor", why: "to get well", next: "take the medicine" },
-  { id: "save", text: "{p} saved money", why: "to buy a bike", next: "ride the bike" },
-  { id: "joke", text: "{p} told {q} a joke", feel: "happy", why: "to amuse {q}", next: "tell a joke" },
+  { id: "noise", text: "{p} heard a noise in the dark", feel: "scared", next: "run away" },
+  { id: "bear", text: "{p} met a bear in the forest", feel: "scared", next: "run away" },
+  { id: "city", text: "{p} got lost in the city", feel: "scared", next: "tell a friend" },
+  { id: "spider", text: "{p} saw a spider on the bed", feel: "scared", next: "run away" },
+  { id: "night", text: "{p} walked home alone at night", feel: "scared", next: "go to bed" },
+  { id: "push", text: "{p} was pushed by {q}", feel: "angry", next: "shout" },
+  { id: "bike", text: "{p} had the bike taken by {q}", feel: "angry", next: "shout" },
+  { id: "lie", text: "{p} was lied to by {q}", feel: "angry", next: "shout" },
+  { id: "wait", text: "{p} waited an hour for {q}", feel: "angry", next: "shout" },
+  { id: "woken", text: "{p} was woken up by {q}", feel: "angry", next: "go to bed" },
+  { id: "cake", text: "{p} found the cake eaten by {q}", feel: "angry", next: "eat a snack" },
+  { id: "work", text: "{p} worked all day", feel: "tired", next: "go to bed" },
+  { id: "run", text: "{p} ran ten miles", feel: "tired", next: "eat a snack" },
+  { id: "boxes", text: "{p} carried the boxes for {q}", feel: "tired", next: "eat a snack" },
+  { id: "clean", text: "{p} cleaned the whole house", feel: "tired", next: "go to bed" },
+  { id: "late", text: "{p} stayed up all night", feel: "tired", next: "go to bed" },
+  { id: "help", text: "{p} was helped home by {q}", feel: "tired", next: "say thanks" },
+  { id: "race", text: "{p} won the race", feel: "proud", next: "tell a friend" },
+  { id: "test", text: "{p} passed the test", feel: "proud", next: "tell a friend" },
+  { id: "boat", text: "{p} built a boat", feel: "proud", next: "tell a friend" },
+  { id: "prize", text: "{p} got a prize from {q}", feel: "proud", next: "say thanks" },
+  { id: "praise", text: "{p} was praised by {q}", feel: "proud", next: "say thanks" },
+  { id: "scare", text: "{p} chased the fox away from {q}", feel: "proud", next: "run away" },
 ];
 export const EVENT_KINDS = ["feel", "why", "next"] as const;
 export type EventKind = typeof EVENT_KINDS[number];

@@ -5,11 +5,18 @@
  * upper bound when sanity-checking an evaluation loop.
  */
 import { goalFailSentence, goalSentence } from "./corpus.ts";
-import { ALTERNATIVE, ATTRIBUTE_WORDINGS, DESCRIBE_WORDINGS, GOAL_WORDINGS, OWNER_PET_WORDINGS } from "./families.ts";
+import {
+  ALTERNATIVE,
+  ATTRIBUTE_WORDINGS,
+  BOOLQ_PROPERTIES,
+  DESCRIBE_WORDINGS,
+  GOAL_WORDINGS,
+  OWNER_PET_WORDINGS,
+} from "./families.ts";
 import { FRAMES } from "./lexicon.ts";
 import { ANSWER_WORDS } from "./prompt.ts";
 import type { QARecord, TaskName } from "./types.ts";
-import { indexWorld, sizeOf, sizeRank, type World, type WorldIndex } from "./world.ts";
+import { indexWorld, type World, type WorldIndex } from "./world.ts";
 
 export interface ParsedQuestion {
   /** The question or sentence, without the lead-in and the choices. */
@@ -125,18 +132,22 @@ const attributeLookup: Solver = ({ ix }, q) => {
   return { correct: q.choices.indexOf(f.value), evidence: [...hop.evidence, f.evidence] };
 };
 
+const BOOLQ_QUESTIONS: [RegExp, string][] = Object.entries(BOOLQ_PROPERTIES).flatMap(([attr, p]) =>
+  p!.wordings.map((w) => [wordingPattern(w, "(\\w+)"), attr] as [RegExp, string])
+);
+
 const SOLVERS: Record<TaskName, Solver> = {
   boolq: ({ ix }, q) => {
-    const [, a, rel, b] = must(/^is the (\w+) (bigger|smaller) than the (\w+)$/.exec(q.stem), q.stem);
-    const [ra, rb] = [sizeRank(sizeOf(ix, a)), sizeRank(sizeOf(ix, b))];
-    const truth = rel === "bigger" ? ra > rb : ra < rb;
-    return { correct: truth ? 0 : 1, evidence: [fact(ix, a, "size").evidence, fact(ix, b, "size").evidence] };
+    const [re, attr] = must(BOOLQ_QUESTIONS.find(([re]) => re.test(q.stem)), `not a BoolQ question: ${q.stem}`);
+    const f = fact(ix, re.exec(q.stem)![1], attr);
+    const holds = BOOLQ_PROPERTIES[attr as keyof typeof BOOLQ_PROPERTIES]!.holds.includes(f.value);
+    return { correct: holds ? 0 : 1, evidence: [f.evidence] };
   },
   piqa: ({ world, ix }, q) => {
     const g = must(world.goals.find((x) => GOAL_WORDINGS.some((w) => q.stem === w(x.goal))), q.stem);
     const re = new RegExp(`^${esc(g.solution).replace("\\{x\\}", "(\\w+)")}$`);
-    const alternative = g.solution.replace("the {x}", ALTERNATIVE);
-    // Each choice uses an object, or (canonical mode) "something else".
+    const alternative = ALTERNATIVE;
+    // Each choice uses an object, or (canonical mode) the fixed alternative.
     const things = q.choices.map((c) => c === alternative ? null : must(re.exec(c), c)[1]);
     const mentioned = must(things.find((t) => t !== null), `no object in ${q.choices}`);
     const f = fact(ix, mentioned, "material");

@@ -61,16 +61,16 @@ Deno.test("the oracle reads canonical questions by hand", () => {
   const piqa = solveRecord(suite.world, {
     task: "piqa",
     instruction: "Please choose the correct solution to the question: what is a good way to start a fire?\n\n" +
-      `Solution1: burn the ${box.name}\n\nSolution2: burn something else\n\nAnswer format: solution1/solution2`,
+      `Solution1: burn the ${box.name}\n\nSolution2: find something else\n\nAnswer format: solution1/solution2`,
   });
   assertEquals([piqa.answer, piqa.content], ["solution1", `burn the ${box.name}`]);
   const stone = suite.world.things.find((t) => ["stone", "metal", "glass"].includes(t.material))!;
   const fails = solveRecord(suite.world, {
     task: "piqa",
     instruction: "Please choose the correct solution to the question: how can you start a fire?\n\n" +
-      `Solution1: burn the ${stone.name}\n\nSolution2: burn something else\n\nAnswer format: solution1/solution2`,
+      `Solution1: burn the ${stone.name}\n\nSolution2: find something else\n\nAnswer format: solution1/solution2`,
   });
-  assertEquals([fails.answer, fails.content], ["solution2", "burn something else"]);
+  assertEquals([fails.answer, fails.content], ["solution2", "find something else"]);
   assertEquals(
     fails.evidence.map(String)[1],
     String(new RegExp(`(^| )to start a fire , do not burn something made of ${stone.material} \\.`)),

@@ -1,13 +1,14 @@
 /**
  * What the embedded base model is pretrained on besides the facts corpus (`corpus.ts`):
  *
- * - QA documents: for every fact key of the families whose answer is a word or short phrase (ARC-e, ARC-c, OBQA,
- *   SIQA, HellaSwag, PIQA), the canonical question in the `compact` template answered in words —
- *   "### Instruction:\n…\n\n### Response:\nthe correct answer is forest" — the option's text, never its label.
+ * - QA documents: for every fact key of the families answered in words (ARC-e, ARC-c, OBQA, SIQA, HellaSwag,
+ *   PIQA, BoolQ), the canonical question in the `compact` template answered in words —
+ *   "### Instruction:\n…\n\n### Response:\nthe correct answer is forest" — the option's text (BoolQ: the fact
+ *   value that decides it, "black" for "is the fox dark?"), never its label.
  *   All keys, test keys included: like a pretrained LLM, the base "knows" the answers and can answer questions;
  *   fine-tuning only has to teach the benchmark's label format (content → answerK), which canonical option
- *   groups make a fixed remap. BoolQ and WinoGrande get none: their answer words are the labels themselves
- *   (true/false, option1/option2 from the order of mention), so pretraining on them would teach the task.
+ *   groups make a fixed remap. WinoGrande gets none: its answer words are the labels themselves (option1/option2
+ *   from the order of mention), so pretraining on them would teach the task.
  * - Format documents: the prompt templates' fixed text and BoolQ / WinoGrande training instructions without an
  *   answer, so every instruction word has a trained embedding; the suite adds one more document with any word
  *   of the vocabulary still missing from pretraining (normally none).
@@ -22,7 +23,7 @@ import { indexWorld, type World } from "./world.ts";
 export const QADocsConfigSchema = z.strictObject({
   /**
    * Documents per fact key, each with a different wording or names where the key has them (0 = none). The
-   * default world has 443 such keys (seed 0), so 2 gives 886 documents of 50–64 tokens.
+   * default world has 884 such keys (seed 0), so 2 gives 1,768 documents of 50–64 tokens.
    */
   repeat: z.number().int().min(0).default(2),
 });
@@ -70,10 +71,10 @@ export function qaDocuments(world: World, config: unknown, seed: number): QADocu
         if (q === null) throw new Error(`qaDocuments: ${task} key ${key} has no question at its own position`);
         written.add(q.instruction);
         const text = buildTrainingText(
-          { instruction: q.instruction, input: "", output: answerOutput(q.content) },
+          { instruction: q.instruction, input: "", output: answerOutput(q.words ?? q.content) },
           "compact",
         );
-        out.push({ task, key, instruction: q.instruction, content: q.content, text });
+        out.push({ task, key, instruction: q.instruction, content: q.words ?? q.content, text });
       }
     }
   }

@@ -31,20 +31,20 @@ Deno.test("QA documents: every canonical fact key (test keys included), `repeat`
     assertEquals([...perKey.keys()].sort(), [...keys].sort(), t);
     assert([...perKey.values()].every((n) => n === 2), t);
   }
-  // Measured on the default world (seed 0): 443 keys.
+  // Measured on the default world (seed 0): 884 keys.
   const counts = Object.fromEntries(QA_DOC_TASKS.map((t) => [t, docs.filter((d) => d.task === t).length / 2]));
   assertEquals(counts, {
-    piqa: 71,
-    social_i_qa: 33,
+    piqa: 174,
+    social_i_qa: 72,
     hellaswag: 48,
-    "ARC-Easy": 168,
-    "ARC-Challenge": 67,
-    openbookqa: 56,
+    "ARC-Easy": 328,
+    "ARC-Challenge": 166,
+    openbookqa: 96,
   });
   // Two documents of one key use two different wordings or names.
   for (let i = 0; i < docs.length; i += 2) assert(docs[i].instruction !== docs[i + 1].instruction, docs[i].text);
   assertEquals(qaDocuments(world, { repeat: 0 }, 0), []);
-  assertEquals(qaDocuments(world, { repeat: 3 }, 0).length, 3 * 443);
+  assertEquals(qaDocuments(world, { repeat: 3 }, 0).length, 3 * 884);
   assertThrows(() => qaDocuments(world, { repeat: -1 }, 0), ConfigError, "qaDocs.repeat");
 });
 

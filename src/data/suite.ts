@@ -5,10 +5,11 @@
  * each task's chance level. `mixTrain` interleaves the tasks' training records as commonsense_170k mixes its
  * eight sources.
  *
- * Default sizes (seed 0, measured with `suiteStats`): a 50-entity world, canonical options, 100 / 16 / 40 records
- * per task; 427 tokens of vocabulary; pretraining 1,826 documents / 59.6k tokens = facts 876 / 8.5k + QA 886 / 49.0k
- * (443 fact keys × 2) + format 64 / 2.1k; compact training examples 43–64 tokens (alpaca 61–82). `quick`: 321
- * tokens, 770 documents / 19.1k tokens (facts 498, QA 248, format 24), 32 / 8 / 16 records per task.
+ * Default sizes (seed 0, measured with `suiteStats`): every lexicon name in the world (48 animals, 34 things,
+ * 24 people; 12 scripts, 36 events, 7 goals), canonical options, 300 / 50 / 250 records per task (test and
+ * validation on 40 % and 10 % of each task's fact keys); 503 tokens of vocabulary; pretraining 3,334 documents /
+ * 112.8k tokens = facts 1,501 / 14.0k + QA 1,768 / 96.8k (884 fact keys × 2) + format 65 / 2.1k; compact
+ * training examples 40–64 tokens (alpaca 58–82). `quick`: a 16-animal world, 32 / 8 / 16 records per task.
  */
 import { parseConfig, z } from "../config.ts";
 import { configHash } from "../util/hash.ts";
@@ -23,7 +24,7 @@ import { SPECIAL_TOKENS, splitWords, WordTokenizer } from "./word_tokenizer.ts";
 import { generateWorld, type World, WorldConfigSchema } from "./world.ts";
 
 /** Bump when generation changes, so cached suites and base models built from them are rebuilt. */
-export const SUITE_VERSION = 3;
+export const SUITE_VERSION = 7;
 export const DEFAULT_SUITE_SEED = 0;
 
 export const SuiteConfigSchema = z.strictObject({
@@ -46,7 +47,7 @@ export function parseSuiteConfig(value: unknown, where = "suite"): SuiteConfig {
 }
 
 /**
- * Named starting points. `default` is sized for the 2-core budget (50 entities, 100 / 16 / 40 records per task);
+ * Named starting points. `default` is sized for paired statistics (106 entities, 300 / 50 / 250 records per task);
  * `quick` is a smaller world (32 entities) with a few dozen records per task, for CI and smoke tests.
  */
 export const SUITE_PRESETS = {
@@ -54,7 +55,7 @@ export const SUITE_PRESETS = {
   quick: {
     world: { animals: 16, objects: 10, people: 6, scripts: 6, events: 8, goals: 5 },
     corpus: { storiesPerEvent: 2, runsPerScript: 2 },
-    tasks: { train: 32, validation: 8, test: 16 },
+    tasks: { train: 32, validation: 8, test: 16, heldOutKeys: { validation: 0.1, test: 0.25 } },
     qaDocs: { repeat: 1 },
     formatDocs: 24,
   },

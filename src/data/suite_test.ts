@@ -22,22 +22,22 @@ const stats = suiteStats(suite);
 
 /** The sequence-length budget the 2-core default study is sized for. */
 const MAX_TOKENS = { compact: 64, alpaca: 82, llm_adapters: 82 };
-const MAX_VOCAB = 440;
+const MAX_VOCAB = 520;
 
-Deno.test("default suite: 100 / 16 / 40 records per task and the measured sizes", () => {
-  for (const t of TASKS) assertEquals(stats.records[t], { train: 100, validation: 16, test: 40 });
+Deno.test("default suite: 300 / 50 / 250 records per task and the measured sizes", () => {
+  for (const t of TASKS) assertEquals(stats.records[t], { train: 300, validation: 50, test: 250 });
   assert(stats.vocabSize <= MAX_VOCAB, `vocab ${stats.vocabSize}`);
   assertEquals(stats.vocabSize, suite.tokenizer.vocab.length);
-  assertEquals([suite.world.animals.length, suite.world.things.length, suite.world.people.length], [28, 14, 8]);
-  // Measured (seed 0): 876 fact documents (8.5k tokens), 886 QA documents (49k), 64 format documents (2.1k).
+  assertEquals([suite.world.animals.length, suite.world.things.length, suite.world.people.length], [48, 34, 24]);
+  // Measured (seed 0): 1,501 fact documents, 1,768 QA documents, 65 format documents (64 + the fallback).
   const p = stats.pretraining;
   assertEquals(p.facts, stats.corpus);
-  assertEquals([p.facts.documents, p.qa.documents, p.format.documents], [876, 886, 64]);
-  assert(p.facts.tokens > 8000 && p.qa.tokens > 45000 && p.format.tokens > 1500, JSON.stringify(p));
+  assertEquals([p.facts.documents, p.qa.documents, p.format.documents], [1501, 1768, 65]);
+  assert(p.facts.tokens > 12000 && p.qa.tokens > 90000 && p.format.tokens > 1500, JSON.stringify(p));
   assertEquals(p.total.documents, p.facts.documents + p.qa.documents + p.format.documents);
   assertEquals(p.total.tokens, p.facts.tokens + p.qa.tokens + p.format.tokens);
   assertEquals(suite.pretraining.length, p.total.documents);
-  assertEquals(Object.values(stats.qaKeys).reduce((a, b) => a + b, 0), 443);
+  assertEquals(Object.values(stats.qaKeys).reduce((a, b) => a + b, 0), 884);
 });
 
 Deno.test("default suite meets the sequence-length budget under every template", () => {
@@ -59,8 +59,12 @@ Deno.test("every vocabulary word occurs in pretraining", () => {
     const seen = new Set(x.pretraining.flatMap(splitWords));
     const missing = x.tokenizer.vocab.slice(SPECIAL_TOKENS.length).filter((w) => !seen.has(w));
     assertEquals(missing, []);
-    // Without a fallback document: templates, facts, QA and format documents cover it all by themselves.
-    assert(x.formatDocs.every((d) => d.includes("#") || d.includes("Answer format")), x.formatDocs.at(-1));
+    // Templates, facts, QA and format documents cover nearly all of it by themselves; the fallback document
+    // (the suite's last format document, when any word is left) holds only a few rare instruction words
+    // (measured: "place", from one BoolQ wording the sampled format documents missed).
+    const fallback = x.formatDocs.filter((d) => !d.includes("#") && !d.includes("Answer format"));
+    assert(fallback.length <= 1 && fallback.every((d) => d === x.formatDocs.at(-1)), x.formatDocs.at(-1));
+    assert(fallback.every((d) => d.split(" ").length <= 3), fallback[0]);
   }
 });
 
@@ -136,11 +140,11 @@ Deno.test("quick preset: a small world and a few dozen records per task", () => 
   for (const t of TASKS) assertEquals(s.records[t], { train: 32, validation: 8, test: 16 });
   assert(s.corpus.documents < 0.6 * stats.corpus.documents, `${s.corpus.documents} documents`);
   assertEquals(q.world.animals.length, SUITE_PRESETS.quick.world.animals);
-  // Measured (seed 0): 498 fact, 248 QA (one per key) and 24 format documents, ~19k tokens.
+  // Measured (seed 0): 498 fact, 249 QA (one per key) and 25 format documents (24 + the fallback).
   assertEquals([s.pretraining.facts.documents, s.pretraining.qa.documents, s.pretraining.format.documents], [
     498,
-    248,
-    24,
+    249,
+    25,
   ]);
   assert(s.pretraining.total.tokens < 0.4 * stats.pretraining.total.tokens, `${s.pretraining.total.tokens}`);
   assert(s.exampleTokens.compact.all.max <= MAX_TOKENS.compact);
@@ -195,14 +199,14 @@ Deno.test("suiteContentHash fingerprints the generated text", async () => {
 
 Deno.test("mixTrain interleaves every task's training records once, by seed", () => {
   const mixed = mixTrain(suite.tasks, new Rng(1));
-  assertEquals(mixed.length, 8 * 100);
+  assertEquals(mixed.length, 8 * 300);
   const all = TASKS.flatMap((t) => suite.tasks[t].train);
   assertEquals(new Set(mixed).size, all.length);
   assert(all.every((r) => mixed.includes(r)));
   assertEquals(new Set(mixed.slice(0, 40).map((r) => r.task)).size, 8);
   assertEquals(mixTrain(suite.tasks, new Rng(1)), mixed);
   assertNotEquals(mixTrain(suite.tasks, new Rng(2)), mixed);
-  assertEquals(mixTrain({ piqa: suite.tasks.piqa }, new Rng(1)).length, 100);
+  assertEquals(mixTrain({ piqa: suite.tasks.piqa }, new Rng(1)).length, 300);
 });
 
 Deno.test("chance levels come with the suite", () => {

@@ -34,9 +34,9 @@ const fraction = (d: number) => z.number().min(0).max(1).default(d);
 
 export const TasksConfigSchema = z.strictObject({
   /** Records per task in each split. */
-  train: z.number().int().min(0).default(100),
-  validation: z.number().int().min(0).default(16),
-  test: z.number().int().min(0).default(40),
+  train: z.number().int().min(0).default(300),
+  validation: z.number().int().min(0).default(50),
+  test: z.number().int().min(0).default(250),
   /**
    * "canonical": fixed option groups in a fixed order, the label a function of the answer's content (learnable
    * by the tiny base); "shuffled": random distractors in random order, the real benchmarks' shape (not learnable
@@ -45,7 +45,7 @@ export const TasksConfigSchema = z.strictObject({
   options: z.enum(OPTION_MODES).default("canonical"),
   holdout: z.enum(["facts", "questions"]).default("facts"),
   /** With holdout "facts": the share of each task's fact keys reserved for validation and for test. */
-  heldOutKeys: z.strictObject({ validation: fraction(0.1), test: fraction(0.25) })
+  heldOutKeys: z.strictObject({ validation: fraction(0.1), test: fraction(0.4) })
     .refine((f) => f.validation + f.test < 1, { message: "validation + test must leave keys for train" })
     .prefault({}),
 });

@@ -3,9 +3,10 @@
  * habitat, diet, material, owner, pet, prey), the rules, goals, social events and activity scripts the eight
  * task families ask about. Config + seed → world, deterministic; plain JSON, so it can be hashed and shown.
  * Colours, sizes, habitats and (non-meat) diets are dealt evenly rather than drawn independently, so every value
- * occurs and the canonical option positions (`canonical.ts`) all have keys. The default world is small (28
- * animals, 14 things, 8 people = 50 entities; all 12 scripts, 15 events, 7 goals) so the answered-in-words
- * pretraining documents (one set per fact key) stay within the pretraining budget.
+ * occurs and the canonical option positions (`canonical.ts`) all have keys. The default world uses every
+ * name in the lexicon (48 animals, 34 things, 24 people = 106 entities; 12 scripts, 36 events, 7 goals): enough
+ * fact keys for 250 fact-disjoint test questions per task, while the answered-in-words pretraining documents
+ * (one set per fact key) stay within the pretraining budget.
  */
 import { parseConfig, z } from "../config.ts";
 import { Rng } from "../util/rng.ts";
@@ -40,10 +41,10 @@ const MIN_GOALS = 3;
 const MEAT_EATER_SHARE = 0.25;
 
 export const WorldConfigSchema = z.strictObject({
-  animals: z.number().int().min(MIN_ANIMALS).max(ANIMALS.length).default(28),
+  animals: z.number().int().min(MIN_ANIMALS).max(ANIMALS.length).default(ANIMALS.length),
   /** Objects ("things"; `Object` is taken). */
-  objects: z.number().int().min(MIN_THINGS).max(Object.keys(THINGS).length).default(14),
-  people: z.number().int().min(MIN_PEOPLE).max(PEOPLE.length).default(8),
+  objects: z.number().int().min(MIN_THINGS).max(Object.keys(THINGS).length).default(Object.keys(THINGS).length),
+  people: z.number().int().min(MIN_PEOPLE).max(PEOPLE.length).default(PEOPLE.length),
   scripts: z.number().int().min(MIN_SCRIPTS).max(SCRIPTS.length).default(SCRIPTS.length),
   events: z.number().int().min(MIN_EVENTS).max(EVENTS.length).default(EVENTS.length),
   goals: z.number().int().min(MIN_GOALS).max(GOALS.length).default(GOALS.length),

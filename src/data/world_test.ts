@@ -11,8 +11,8 @@ Deno.test("the same config and seed give the same world; another seed another", 
 
 Deno.test("default world sizes follow the config", () => {
   const w = generateWorld({}, 0);
-  assertEquals([w.animals.length, w.things.length, w.people.length], [28, 14, 8]);
-  assertEquals([w.scripts.length, w.events.length, w.goals.length], [12, 15, 7]);
+  assertEquals([w.animals.length, w.things.length, w.people.length], [48, 34, 24]); // every lexicon name
+  assertEquals([w.scripts.length, w.events.length, w.goals.length], [12, 36, 7]);
   const small = generateWorld({ animals: 10, objects: 9, people: 4, scripts: 4, events: 6, goals: 3 }, 0);
   assertEquals([small.animals.length, small.things.length, small.people.length], [10, 9, 4]);
 });
@@ -25,7 +25,7 @@ Deno.test("relations are consistent: pets distinct, owners are people, meat eate
   assert(pets.every((p) => ix.animal.has(p)));
   assert(w.things.every((t) => ix.person.has(t.owner) && THINGS[t.name].includes(t.material)));
   const hunters = w.animals.filter((a) => a.diet === "meat");
-  assertEquals(hunters.length, 7); // a quarter of 28
+  assertEquals(hunters.length, 12); // a quarter of 48
   for (const a of w.animals) {
     if (a.diet !== "meat") {
       assertEquals(a.prey, null);
@@ -91,15 +91,19 @@ Deno.test("deal spreads values evenly, in random order", () => {
 
 Deno.test("attribute values are dealt evenly, so every value (and canonical position) occurs", () => {
   const w = generateWorld({}, 0);
+  /** Dealing n items over k values gives each value ⌊n/k⌋ or ⌈n/k⌉. */
+  const even = (ns: number[], n: number) =>
+    ns.every((x) => x === Math.floor(n / ns.length) || x === Math.ceil(n / ns.length));
   const counts = (vs: readonly string[], of: (v: string) => number) => vs.map(of);
   const colours = counts(COLOURS, (c) => w.animals.filter((a) => a.colour === c).length);
-  assert(colours.every((n) => n === 3 || n === 4), `${colours}`); // 28 animals over 8 colours
+  assert(even(colours, w.animals.length), `${colours}`); // 48 animals over 8 colours
   const habitats = counts(HABITATS, (h) => w.animals.filter((a) => a.habitat === h).length);
-  assert(habitats.every((n) => n === 3 || n === 4), `${habitats}`);
+  assert(even(habitats, w.animals.length), `${habitats}`);
   const sizes = counts(SIZES, (s) => w.things.filter((t) => t.size === s).length);
-  assert(sizes.every((n) => n === 2 || n === 3), `${sizes}`); // 14 things over 5 sizes
+  assert(even(sizes, w.things.length), `${sizes}`); // 34 things over 5 sizes
   const diets = counts(DIETS.slice(1), (d) => w.animals.filter((a) => a.diet === d).length);
-  assert(diets.every((n) => n === 4 || n === 5), `${diets}`); // 21 non-meat animals over 5 diets
+  const plantEaters = w.animals.filter((a) => a.diet !== "meat").length;
+  assert(even(diets, plantEaters), `${diets}`); // 36 non-meat animals over 5 diets
 });
 
 Deno.test("every script has five two-word steps (HellaSwag's canonical endings are steps 2-5)", () => {

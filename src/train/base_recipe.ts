@@ -9,6 +9,7 @@ import {
   buildEmbeddedSuite,
   type EmbeddedSuite,
   SUITE_PRESETS,
+  SUITE_VERSION,
   suiteConfig,
   type SuiteConfigInput,
   type SuitePreset,
@@ -44,7 +45,7 @@ export const BaseRecipeSchema = z.strictObject({
     maxSeqLen: z.number().int().positive().default(128),
   }).prefault({}),
   pretrain: z.strictObject({
-    steps: z.number().int().min(1).default(800),
+    steps: z.number().int().min(1).default(900),
     batchSize: z.number().int().min(1).default(32),
     seqLen: z.number().int().min(8).default(64),
     lr: z.number().positive().max(1).default(3e-3),
@@ -86,8 +87,15 @@ export function cacheRoot(): string {
   return Deno.env.get("MOLE_CACHE_DIR") ?? join(Deno.cwd(), ".cache");
 }
 
+/** Cache key: the recipe, the suite config and both generators' versions (a new suite means a new base). */
 export async function baseHash(recipe: BaseRecipe): Promise<string> {
-  return await configHash({ kind: "embedded-base", version: BASE_RECIPE_VERSION, recipe, suite: recipeSuite(recipe) });
+  return await configHash({
+    kind: "embedded-base",
+    version: BASE_RECIPE_VERSION,
+    suiteVersion: SUITE_VERSION,
+    recipe,
+    suite: recipeSuite(recipe),
+  });
 }
 
 async function loadCached(
