@@ -110,6 +110,22 @@ function quantScale(domain?: [number, number], zero?: boolean, type?: string) {
   return s;
 }
 
+/** A bar chart's axes: categories along x in `sort` order (labels slant when crowded), the quantity on y. */
+function barAxes(
+  o: Common & { x: string; y: string; xTitle: string; yTitle: string; sort?: CategorySort; yDomain?: [number, number] },
+) {
+  const xs = categories(o.data, o.x, o.sort);
+  const x = {
+    field: fieldRef(o.x),
+    type: "nominal",
+    title: o.xTitle,
+    sort: xs,
+    axis: { labelAngle: labelAngle(xs, o.width ?? 520) },
+  };
+  const yScale = quantScale(o.yDomain);
+  return { x, y: { field: fieldRef(o.y), type: "quantitative", title: o.yTitle, scale: yScale }, yScale };
+}
+
 export interface BarOptions extends Common {
   x: string;
   y: string;
@@ -127,16 +143,7 @@ export interface BarOptions extends Common {
 
 /** Mean bars with ±err error bars (e.g. average accuracy per method, optionally grouped by a second field). */
 export function barWithErrorBars(o: BarOptions): vl.TopLevelSpec {
-  const xs = categories(o.data, o.x, o.sort);
-  const x = {
-    field: fieldRef(o.x),
-    type: "nominal",
-    title: o.xTitle,
-    sort: xs,
-    axis: { labelAngle: labelAngle(xs, o.width ?? 520) },
-  };
-  const yScale = quantScale(o.yDomain);
-  const y = { field: fieldRef(o.y), type: "quantitative", title: o.yTitle, scale: yScale };
+  const { x, y, yScale } = barAxes(o);
   const group = o.color
     ? {
       color: colorEncoding(o, o.color, o.colorTitle, o.colorSort),
@@ -472,16 +479,7 @@ export interface ReferenceBarOptions extends Common {
  * over seeds, and the shuffled null's 95th percentile): a bar whose interval clears its tick beats the reference.
  */
 export function barsWithReference(o: ReferenceBarOptions): vl.TopLevelSpec {
-  const xs = categories(o.data, o.x, o.sort);
-  const x = {
-    field: fieldRef(o.x),
-    type: "nominal",
-    title: o.xTitle,
-    sort: xs,
-    axis: { labelAngle: labelAngle(xs, o.width ?? 520) },
-  };
-  const yScale = quantScale(o.yDomain);
-  const y = { field: fieldRef(o.y), type: "quantitative", title: o.yTitle, scale: yScale };
+  const { x, y, yScale } = barAxes(o);
   const offset = o.color
     ? { xOffset: { field: fieldRef(o.color), sort: categories(o.data, o.color, o.colorSort) } }
     : {};

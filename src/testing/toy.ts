@@ -6,7 +6,7 @@ import type { TrainData } from "../train/trainer.ts";
 import { Rng } from "../util/rng.ts";
 
 /** 2 layers, d 16, 4 heads over 2 KV heads: big enough to exercise GQA, small enough for milliseconds. */
-export function tinyConfig(vocabSize = 16): LlamaConfig {
+export function tinyConfig(vocabSize = 16, maxSeqLen = 32): LlamaConfig {
   return parseLlamaConfig({
     vocabSize,
     dModel: 16,
@@ -15,7 +15,7 @@ export function tinyConfig(vocabSize = 16): LlamaConfig {
     nKvHeads: 2,
     headDim: 4,
     dFF: 24,
-    maxSeqLen: 32,
+    maxSeqLen,
   });
 }
 

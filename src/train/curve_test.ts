@@ -1,52 +1,22 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../backend/backend.ts";
-import type { QARecord } from "../data/types.ts";
-import { WordTokenizer } from "../data/word_tokenizer.ts";
 import { BaseWeights } from "../model/base.ts";
-import { parseLlamaConfig } from "../model/config.ts";
 import { LlamaModel } from "../model/llama.ts";
 import { methodConfig } from "../routers/registry.ts";
 import { assert, assertAlmostEquals, assertEquals } from "../testing/asserts.ts";
+import { stubModel as stubModelOf, stubRecord, stubTokenizer } from "../testing/eval_stubs.ts";
+import { tinyConfig } from "../testing/toy.ts";
 import { Rng } from "../testing/tensors.ts";
 import { curvePoint } from "./curve.ts";
 import { evaluate } from "./evaluate.ts";
 
 await initBackend("cpu");
 
-const TEXTS = [
-  "please choose the correct answer to the question : which ? answer1 : x answer2 : y answer3 : z",
-  "answer format : answer1 / answer2 / answer3 true false the correct answer is ### instruction response is it",
-];
-const tok = WordTokenizer.fromTexts(TEXTS);
+const tok = stubTokenizer(["is it"]);
 const id = (w: string) => tok.encode(w)[0];
 
-/** A stand-in model whose next-token logits are 10 at `next(last input token)` and 0 elsewhere. */
-function stubModel(next: (last: number) => number, vocab = tok.vocabSize): LlamaModel {
-  return {
-    cfg: { vocabSize: vocab },
-    method: null,
-    logits: (ids: tf.Tensor2D) =>
-      tf.tidy(() => {
-        const rows = Array.from(ids.dataSync()).map((last) => {
-          const row = new Array(vocab).fill(0);
-          row[next(last)] = 10;
-          return row;
-        });
-        return tf.tensor2d(rows, [rows.length, vocab]);
-      }),
-  } as unknown as LlamaModel;
-}
-
-function record(answer: string, task: QARecord["task"] = "social_i_qa"): QARecord {
-  return {
-    task,
-    instruction: "please choose the correct answer to the question : which ? answer1 : x answer2 : y answer3 : z\n\n" +
-      "answer format : answer1/answer2/answer3",
-    input: "",
-    output: `the correct answer is ${answer}`,
-    answer,
-  };
-}
+const stubModel = (next: (last: number) => number, vocab = tok.vocabSize) => stubModelOf(next, vocab);
+const record = stubRecord;
 
 const RECORDS = [record("answer2"), record("answer1"), record("answer2"), record("answer3"), {
   ...record("true", "boolq"),
@@ -76,16 +46,7 @@ Deno.test("curvePoint: accuracy is the score protocol's average; batching across
 });
 
 Deno.test("curvePoint on a real tiny routed model: matches evaluate, finite loss, no tensor left behind", async () => {
-  const cfg = parseLlamaConfig({
-    vocabSize: tok.vocabSize,
-    dModel: 16,
-    nLayers: 2,
-    nHeads: 4,
-    nKvHeads: 2,
-    headDim: 4,
-    dFF: 24,
-    maxSeqLen: 96,
-  });
+  const cfg = tinyConfig(tok.vocabSize, 96);
   const base = BaseWeights.random(cfg, new Rng(1), 0.3);
   const model = new LlamaModel(base, methodConfig("dynmole", {}), new Rng(2));
   await curvePoint(model, tok, RECORDS, OPTS); // the first forward caches causal masks and RoPE tables

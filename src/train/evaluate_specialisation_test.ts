@@ -4,12 +4,12 @@ import { initBackend } from "../backend/backend.ts";
 import type { QARecord, TaskName } from "../data/types.ts";
 import { WordTokenizer } from "../data/word_tokenizer.ts";
 import { BaseWeights } from "../model/base.ts";
-import { parseLlamaConfig } from "../model/config.ts";
 import { LlamaModel } from "../model/llama.ts";
 import { forwardContext } from "../moe/moe_linear.ts";
 import { disposeRouting, exampleRouting } from "../moe/stats.ts";
 import { methodConfig, type MethodName } from "../routers/registry.ts";
 import { assert, assertAllClose, assertEquals } from "../testing/asserts.ts";
+import { tinyConfig } from "../testing/toy.ts";
 import { Rng } from "../util/rng.ts";
 import { type EvalOptions, evaluate } from "./evaluate.ts";
 
@@ -47,16 +47,7 @@ function records(): QARecord[] {
   return out;
 }
 
-const CFG = parseLlamaConfig({
-  vocabSize: tok.vocabSize,
-  dModel: 16,
-  nLayers: 2,
-  nHeads: 4,
-  nKvHeads: 2,
-  headDim: 4,
-  dFF: 24,
-  maxSeqLen: 64,
-});
+const CFG = tinyConfig(tok.vocabSize, 64);
 
 const OPTS: EvalOptions = {
   protocol: "score",

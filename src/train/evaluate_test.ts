@@ -1,49 +1,16 @@
-import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../backend/backend.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
-import type { QARecord } from "../data/types.ts";
-import { WordTokenizer } from "../data/word_tokenizer.ts";
-import type { LlamaModel } from "../model/llama.ts";
 import { assertAlmostEquals, assertEquals } from "../testing/asserts.ts";
+import { stubModel as stubModelOf, stubRecord, stubTokenizer } from "../testing/eval_stubs.ts";
 import { type EvalOptions, evaluate } from "./evaluate.ts";
 
 await initBackend("cpu");
 
-const TEXTS = [
-  "please choose the correct answer to the question : which ? answer1 : x answer2 : y answer3 : z",
-  "answer format : answer1 / answer2 / answer3 true false the correct answer is ### instruction response",
-];
-const tok = WordTokenizer.fromTexts(TEXTS);
+const tok = stubTokenizer();
 const id = (w: string) => tok.encode(w)[0];
 
-/** A stand-in model whose next-token logits depend only on the last input token, via `next`. */
-function stubModel(next: (last: number) => number, vocab = tok.vocabSize): LlamaModel {
-  return {
-    cfg: { vocabSize: vocab },
-    method: null,
-    logits: (ids: tf.Tensor2D) =>
-      tf.tidy(() => {
-        const flat = Array.from(ids.dataSync());
-        const rows = flat.map((last) => {
-          const row = new Array(vocab).fill(0);
-          row[next(last)] = 10;
-          return row;
-        });
-        return tf.tensor2d(rows, [flat.length, vocab]);
-      }),
-  } as unknown as LlamaModel;
-}
-
-function record(answer: string, task: QARecord["task"] = "social_i_qa"): QARecord {
-  return {
-    task,
-    instruction: "please choose the correct answer to the question : which ? answer1 : x answer2 : y answer3 : z\n\n" +
-      "answer format : answer1/answer2/answer3",
-    input: "",
-    output: `the correct answer is ${answer}`,
-    answer,
-  };
-}
+const stubModel = (next: (last: number) => number, vocab = tok.vocabSize) => stubModelOf(next, vocab);
+const record = stubRecord;
 
 const OPTS: EvalOptions = { protocol: "score", template: "compact", maxLen: 64, batchSize: 2, maxNewTokens: 8 };
 
