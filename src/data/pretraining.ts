@@ -23,7 +23,7 @@ import { indexWorld, type World } from "./world.ts";
 export const QADocsConfigSchema = z.strictObject({
   /**
    * Documents per fact key, each with a different wording or names where the key has them (0 = none). The
-   * default world has 884 such keys (seed 0), so 2 gives 1,768 documents of 50–64 tokens.
+   * default world has 1,178 such keys (seed 0), so 2 gives 2,356 documents of 40–64 tokens.
    */
   repeat: z.number().int().min(0).default(2),
 });

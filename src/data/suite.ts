@@ -7,8 +7,8 @@
  *
  * Default sizes (seed 0, measured with `suiteStats`): every lexicon name in the world (48 animals, 34 things,
  * 24 people; 12 scripts, 36 events, 7 goals), canonical options, 300 / 50 / 250 records per task (test and
- * validation on 40 % and 10 % of each task's fact keys); 503 tokens of vocabulary; pretraining 3,334 documents /
- * 112.8k tokens = facts 1,501 / 14.0k + QA 1,768 / 96.8k (884 fact keys × 2) + format 65 / 2.1k; compact
+ * validation on 40 % and 10 % of each task's fact keys); 503 tokens of vocabulary; pretraining 3,921 documents /
+ * 136.6k tokens = facts 1,501 / 14.0k + QA 2,356 / 120.1k (1,178 fact keys × 2) + format 64 / 2.5k; compact
  * training examples 40–64 tokens (alpaca 58–82). `quick`: a 16-animal world, 32 / 8 / 16 records per task.
  */
 import { parseConfig, z } from "../config.ts";
