@@ -111,9 +111,7 @@ function quantScale(domain?: [number, number], zero?: boolean, type?: string) {
 }
 
 /** A bar chart's axes: categories along x in `sort` order (labels slant when crowded), the quantity on y. */
-function barAxes(
-  o: Common & { x: string; y: string; xTitle: string; yTitle: string; sort?: CategorySort; yDomain?: [number, number] },
-) {
+function barAxes(o: BarCommon) {
   const xs = categories(o.data, o.x, o.sort);
   const x = {
     field: fieldRef(o.x),
@@ -126,11 +124,10 @@ function barAxes(
   return { x, y: { field: fieldRef(o.y), type: "quantitative", title: o.yTitle, scale: yScale }, yScale };
 }
 
-export interface BarOptions extends Common {
+/** What every bar chart takes: categories along x, a quantity on y, an optional colour grouping. */
+interface BarCommon extends Common {
   x: string;
   y: string;
-  /** Half-height of the error bar (e.g. the std column). */
-  yErr: string;
   /** Optional grouping field: grouped bars side by side, one colour each. */
   color?: string;
   xTitle: string;
@@ -139,6 +136,11 @@ export interface BarOptions extends Common {
   sort?: CategorySort;
   colorSort?: CategorySort;
   yDomain?: [number, number];
+}
+
+export interface BarOptions extends BarCommon {
+  /** Half-height of the error bar (e.g. the std column). */
+  yErr: string;
 }
 
 /** Mean bars with ±err error bars (e.g. average accuracy per method, optionally grouped by a second field). */
@@ -455,23 +457,13 @@ export function lineOverTime(o: LineOverTimeOptions): vl.TopLevelSpec {
   return frame(o, { layer: [raw, smoothed] });
 }
 
-export interface ReferenceBarOptions extends Common {
-  x: string;
-  y: string;
+export interface ReferenceBarOptions extends BarCommon {
   /** Columns of the error bar's ends (e.g. a bootstrap 95 % CI). */
   yLo: string;
   yHi: string;
   /** A reference value per bar (e.g. a null's 95th percentile), drawn as a black tick across the bar. */
   ref: string;
   refTitle: string;
-  /** Optional grouping field: grouped bars side by side, one colour each. */
-  color?: string;
-  xTitle: string;
-  yTitle: string;
-  colorTitle?: string;
-  sort?: CategorySort;
-  colorSort?: CategorySort;
-  yDomain?: [number, number];
 }
 
 /**
