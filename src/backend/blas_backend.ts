@@ -7,6 +7,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { type Blas, loadBlas } from "./blas_ffi.ts";
+import { POOL } from "./buffer_pool.ts";
+import { registerFusedKernels } from "./fused_kernels.ts";
 import {
   FAST_BINARY_OPS,
   FAST_UNARY_OPS,
@@ -80,8 +82,8 @@ export function blasBatchMatMul(blas: Blas, args: KernelArgs): TensorInfo {
   const outDims = tf.broadcast_util.assertAndGetBroadcastShape(dimsA, dimsB);
   const outShape = [...outDims, M, N];
   const batch = size(outDims);
-  const out = new Float32Array(batch * M * N);
-  if (out.length === 0 || K === 0) return backend.makeTensorInfo(outShape, "float32", out);
+  if (batch * M * N === 0 || K === 0) return backend.makeTensorInfo(outShape, "float32", POOL.zeros(batch * M * N));
+  const out = POOL.take(batch * M * N); // sgemm with β = 0 writes every element
 
   const av = backend.data.get(a.dataId).values as Float32Array;
   const bv = backend.data.get(b.dataId).values as Float32Array;
@@ -147,6 +149,38 @@ export function blasFusedMatMul(blas: Blas, args: KernelArgs): TensorInfo {
   return cur;
 }
 
+/**
+ * tfjs-cpu's backend with pooled kernel outputs (`buffer_pool.ts`): every stored array is counted per buffer,
+ * a disposed tensor's buffer returns to the pool, and reads of pooled data are copies.
+ */
+export class BlasBackend extends MathBackendCPU {
+  override write(values: BackendValues, shape: number[], dtype: tf.DataType): DataId {
+    const id = super.write(values, shape, dtype);
+    POOL.retain(values);
+    return id;
+  }
+
+  override move(dataId: DataId, values: BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
+    super.move(dataId, values, shape, dtype, refCount);
+    POOL.retain(values);
+  }
+
+  override readSync(dataId: DataId): BackendValues {
+    const v = super.readSync(dataId);
+    return POOL.owns(v) ? v.slice() : v;
+  }
+
+  override disposeData(dataId: DataId, force = false): boolean {
+    const entry = this.data.has(dataId) ? this.data.get(dataId) : undefined;
+    const done = super.disposeData(dataId, force);
+    if (entry && !this.data.has(dataId)) POOL.release(entry.values);
+    return done;
+  }
+}
+
+type BackendValues = Parameters<MathBackendCPU["write"]>[0];
+type DataId = ReturnType<MathBackendCPU["write"]>;
+
 let registered = false;
 
 /**
@@ -185,8 +219,9 @@ export function registerBlasBackend(): boolean {
     tf.unregisterKernel(kernelName, BLAS_BACKEND);
     tf.registerKernel({ kernelName, backendName: BLAS_BACKEND, kernelFunc: fn as tf.KernelFunc });
   }
+  registerFusedKernels(BLAS_BACKEND);
   // Priority below cpu's, so tfjs never picks it on its own: the harness selects backends explicitly.
-  tf.registerBackend(BLAS_BACKEND, () => new MathBackendCPU(), -1);
+  tf.registerBackend(BLAS_BACKEND, () => new BlasBackend(), -1);
   registered = true;
   return true;
 }
