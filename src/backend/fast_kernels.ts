@@ -11,6 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { POOL } from "./buffer_pool.ts";
 
 type TensorInfo = tf.TensorInfo;
 export interface KernelArgs {
@@ -119,6 +120,13 @@ const LOOPS: Record<string, Loop> = {
       }
     }
   },
+  [tf.Pow]: (p, a, b, out) => {
+    for (let o = 0, w = 0; o < p.aOff.length; o++) {
+      for (let i = 0, ia = p.aOff[o], ib = p.bOff[o]; i < p.len; i++, ia += p.aStep, ib += p.bStep) {
+        out[w++] = Math.pow(a[ia], b[ib]);
+      }
+    }
+  },
   [tf.RealDiv]: (p, a, b, out) => {
     for (let o = 0, w = 0; o < p.aOff.length; o++) {
       for (let i = 0, ia = p.aOff[o], ib = p.bOff[o]; i < p.len; i++, ia += p.aStep, ib += p.bStep) {
@@ -183,7 +191,7 @@ export function fastBinary(name: string): KernelFn {
       if (p.size > 0) COMPARISONS[name](p, av, bv, out);
       return args.backend.makeTensorInfo(p.outShape, "bool", out);
     }
-    const out = new Float32Array(p.size);
+    const out = POOL.take(p.size);
     if (p.size > 0) LOOPS[name](p, av, bv, out);
     return args.backend.makeTensorInfo(p.outShape, "float32", out);
   };
@@ -204,7 +212,7 @@ export function fastSoftmax(args: KernelArgs): TensorInfo {
   }
   const x = values(args.backend, logits);
   const n = logits.shape.at(-1) ?? 1;
-  const out = new Float32Array(x.length);
+  const out = POOL.take(x.length);
   for (let r = 0; r < x.length; r += n) {
     let max = -Infinity;
     for (let i = r; i < r + n; i++) if (x[i] > max) max = x[i];
@@ -272,7 +280,7 @@ export function fastTranspose(args: KernelArgs): TensorInfo {
   const inner = x.shape[r - 1];
   const src = values(args.backend, x);
   const outShape = perm.map((p) => x.shape[p]);
-  const out = new Float32Array(src.length);
+  const out = POOL.take(src.length);
   // source strides of each output axis (in elements)
   const inStrides = new Array(r).fill(1);
   for (let i = r - 2; i >= 0; i--) inStrides[i] = inStrides[i + 1] * x.shape[i + 1];
@@ -302,13 +310,14 @@ function reduceContiguous(args: KernelArgs, mean: boolean, name: string): Tensor
   const { keepDims } = (args.attrs ?? {}) as { keepDims?: boolean };
   const axes = tf.util.parseAxisParam(args.attrs?.axis as number | number[], x.shape).sort((a, b) => a - b);
   const contiguous = axes.every((a, i) => i === 0 || a === axes[i - 1] + 1);
-  if (x.dtype !== "float32" || !contiguous || axes.length === 0) return cpuKernel(name)(args);
+  const intSum = x.dtype === "int32" && !mean; // e.g. a one-hot top-k mask summed over k (exact in double)
+  if ((x.dtype !== "float32" && !intSum) || !contiguous || axes.length === 0) return cpuKernel(name)(args);
   const shape = x.shape;
   const outer = shape.slice(0, axes[0]).reduce((a, b) => a * b, 1);
   const red = axes.reduce((a, ax) => a * shape[ax], 1);
   const inner = shape.slice(axes.at(-1)! + 1).reduce((a, b) => a * b, 1);
-  const src = values(args.backend, x);
-  const out = new Float32Array(outer * inner);
+  const src = args.backend.data.get(x.dataId).values as Float32Array | Int32Array;
+  const out = intSum ? new Int32Array(outer * inner) : POOL.zeros(outer * inner);
   for (let o = 0; o < outer; o++) {
     const base = o * red * inner;
     if (inner === 1) {
@@ -326,7 +335,7 @@ function reduceContiguous(args: KernelArgs, mean: boolean, name: string): Tensor
   const outShape = keepDims
     ? shape.map((d, i) => (axes.includes(i) ? 1 : d))
     : shape.filter((_, i) => !axes.includes(i));
-  return args.backend.makeTensorInfo(outShape, "float32", out);
+  return args.backend.makeTensorInfo(outShape, x.dtype, out);
 }
 
 export const fastSum: KernelFn = (args) => reduceContiguous(args, false, tf.Sum);
@@ -368,7 +377,7 @@ export function fastUnary(name: string): KernelFn {
     const x = args.inputs.x!;
     if (x.dtype !== "float32") return fallback(args);
     const src = values(args.backend, x);
-    const out = new Float32Array(src.length);
+    const out = POOL.take(src.length);
     UNARY[name](src, out);
     return args.backend.makeTensorInfo(x.shape, "float32", out);
   };
@@ -383,7 +392,7 @@ export function fastGather(args: KernelArgs): TensorInfo {
   const idx = args.backend.data.get(indices.dataId).values as Int32Array | Float32Array;
   const row = x.shape.slice(1).reduce((a, b) => a * b, 1);
   const rows = x.shape[0];
-  const out = new Float32Array(idx.length * row);
+  const out = POOL.take(idx.length * row);
   for (let i = 0; i < idx.length; i++) {
     const r = idx[i];
     if (r < 0 || r >= rows) return cpuKernel(tf.GatherV2)(args); // let tfjs raise its own error

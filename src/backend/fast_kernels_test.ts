@@ -49,6 +49,7 @@ Deno.test({
       ["sub", tf.sub],
       ["mul", tf.mul],
       ["div", (a, b) => tf.div(a, b.abs().add(0.5))],
+      ["pow", (a, b) => tf.pow(a.abs().add(0.1), b)],
       ["greater", (a, b) => tf.greater(a, b).cast("float32")],
       ["greaterEqual", (a, b) => tf.greaterEqual(a, b.round()).cast("float32")],
       ["less", tf.less],
@@ -101,6 +102,7 @@ Deno.test({
     ) {
       await same(`sum ${shape} axis ${axis}`, [shape], (x) => tf.sum(x, axis, keep));
       await same(`mean ${shape} axis ${axis}`, [shape], (x) => tf.mean(x, axis, keep));
+      await same(`int32 sum ${shape} axis ${axis}`, [shape], (x) => tf.sum(x.mul(3).round().cast("int32"), axis, keep));
     }
     for (
       const [shape, perm] of [

@@ -26,6 +26,7 @@ import type { Rng } from "../util/rng.ts";
 import type { BaseWeights } from "./base.ts";
 import type { LlamaConfig } from "./config.ts";
 import { type HfParamKind, hfParamName } from "./hf_config.ts";
+import { applyRope, causalSoftmax, crossEntropy, rmsNorm, type RopeTables, swiGlu } from "./fused.ts";
 import { ropeTables } from "./rope.ts";
 
 /** The Hugging Face module each adapter target names (`q` → `q_proj`, …). */
@@ -55,28 +56,6 @@ interface Block {
   mlpNorm: tf.Variable;
   proj: Record<Target, MoeLinear>;
   moa: MoaBlock | null;
-}
-
-/** RMSNorm: x · rsqrt(mean(x²) + ε) · g. */
-export function rmsNorm(x: tf.Tensor2D, gain: tf.Tensor, eps: number): tf.Tensor2D {
-  return tf.tidy(() => x.mul(tf.rsqrt(x.square().mean(1, true).add(eps))).mul(gain) as tf.Tensor2D);
-}
-
-/**
- * RoPE on the token-major layout x [T, heads·hd]: x·cos + rotate_half(x)·sin, with rotate_half as one matmul
- * by a block-diagonal signed permutation R (per head: (x₁, x₂) ↦ (−x₂, x₁)) and cos/sin tables already laid out
- * as [T, heads·hd], so every op is same-shape (tfjs's pure-JS broadcasting is slow) or a BLAS matmul.
- */
-export function applyRope(x: tf.Tensor2D, tables: RopeTables): tf.Tensor2D {
-  return tf.tidy(() => x.mul(tables.cos).add(tf.matMul(x, tables.rotate).mul(tables.sin)) as tf.Tensor2D);
-}
-
-export interface RopeTables {
-  /** [T, heads·hd] */
-  cos: tf.Tensor2D;
-  sin: tf.Tensor2D;
-  /** [heads·hd, heads·hd]: x·R = rotate_half(x) per head. */
-  rotate: tf.Tensor2D;
 }
 
 /** RoPE tables for B sequences of S positions and `heads` heads of width hd. */
@@ -231,8 +210,8 @@ export class LlamaModel {
     const { nHeads: H, nKvHeads: kv, headDim: hd } = this.cfg;
     const T = B * S;
     const l = this.layout(B, S);
-    const q = applyRope(b.proj.q.forward(h, ctx, gate("Q")), l.q); // [T, H·hd]
-    const k = applyRope(b.proj.k.forward(h, ctx, gate("K")), l.k); // [T, kv·hd]
+    const q = applyRope(b.proj.q.forward(h, ctx, gate("Q")), l.q, hd); // [T, H·hd]
+    const k = applyRope(b.proj.k.forward(h, ctx, gate("K")), l.k, hd); // [T, kv·hd]
     const v = b.proj.v.forward(h, ctx, gate("V")); // [T, kv·hd]
     // Grouped-query attention without repeating k/v: the rep = H/kv query heads that share a kv head are
     // stacked along the sequence axis, [B·kv, rep·S, hd], against that head's keys [B·kv, S, hd].
@@ -240,8 +219,8 @@ export class LlamaModel {
     const qg = heads(q, H).reshape([B * kv, (H / kv) * S, hd]);
     const kg = heads(k, kv).reshape([B * kv, S, hd]);
     const vg = heads(v, kv).reshape([B * kv, S, hd]);
-    const scores = tf.matMul(qg, kg, false, true).mul(1 / Math.sqrt(hd)).add(l.causal); // [B·kv, rep·S, S]
-    const ctxv = tf.matMul(tf.softmax(scores), vg); // [B·kv, rep·S, hd]
+    const scores = tf.matMul(qg, kg, false, true) as tf.Tensor3D; // [B·kv, rep·S, S]
+    const ctxv = tf.matMul(causalSoftmax(scores, 1 / Math.sqrt(hd), l.causal), vg); // [B·kv, rep·S, hd]
     let out = ctxv.reshape([B, H, S, hd]).transpose([0, 2, 1, 3]).reshape([T, H * hd]) as tf.Tensor2D;
     if (b.moa?.prompt) {
       const wk = this.base.get(hfParamName("k_proj", b.index)) as tf.Tensor2D;
@@ -271,7 +250,7 @@ export class LlamaModel {
     const h2 = rmsNorm(x1, b.mlpNorm, eps);
     const up = b.proj.up.forward(h2, ctx, gate("FFN_UP"));
     const g = b.proj.gate.forward(h2, ctx, gate("FFN_GATE"));
-    let ffn = b.proj.down.forward(g.mul(tf.sigmoid(g)).mul(up) as tf.Tensor2D, ctx, gate("FFN_DOWN")); // silu(gate)⊙up
+    let ffn = b.proj.down.forward(swiGlu(g, up), ctx, gate("FFN_DOWN")); // silu(gate)⊙up
     if (b.moa?.padapter) ffn = ffn.add(b.moa.padapter.forward(h2, gate("PADAPTER"))) as tf.Tensor2D;
     return x1.add(ffn) as tf.Tensor2D;
   }
@@ -343,15 +322,5 @@ export class LlamaModel {
 
 type GateFn = (type: MoaType) => tf.Tensor2D | null;
 
-/**
- * Mean next-token cross-entropy over positions where `lossMask` [T] is 1:
- * Σ mask·(logsumexp(z) − z[target]) / Σ mask. z[target] is read through a one-hot product (same cost as the
- * log-sum-exp; gather with batchDims crashes tfjs-wasm and its gradient is missing there).
- */
-export function lmLoss(logits: tf.Tensor2D, targets: tf.Tensor1D, lossMask: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() => {
-    const picked = logits.mul(tf.oneHot(targets, logits.shape[1])).sum(1); // z[target], [T]
-    const nll = tf.logSumExp(logits, 1).sub(picked); // [T]
-    return nll.mul(lossMask).sum().div(lossMask.sum().maximum(1)) as tf.Scalar;
-  });
-}
+/** Mean next-token cross-entropy over positions where `lossMask` [T] is 1 (`crossEntropy` in fused.ts). */
+export const lmLoss = crossEntropy;

@@ -12,6 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { loraFields } from "../adapters/lora.ts";
+import { FUSED, hasFusedKernels } from "../backend/fused_kernels.ts";
 import { z } from "../config.ts";
 import { cumulativeDescending, descendingRank, nonDiff, tokenMean } from "../moe/ops.ts";
 import type { Rng } from "../util/rng.ts";
@@ -36,8 +37,20 @@ export function routerEntropy(p: tf.Tensor2D, rule: DynMoleRule): tf.Tensor1D {
     : normalizedRenyi(p, rule.q, rule.entropyEps);
 }
 
-/** The hybrid rule's 0/1 expert mask [T, N] (steps 1–4 of methods.md §6); no gradient. */
-export function dynamicMask(p: tf.Tensor2D, rule: DynMoleRule): tf.Tensor2D {
+/**
+ * The hybrid rule's 0/1 expert mask [T, N] (steps 1–4 of methods.md §6); no gradient. `entropy` is H̃ of p
+ * when the caller has it. One kernel where the backend has it (blas), else composed rank / cumulative ops.
+ */
+export function dynamicMask(p: tf.Tensor2D, rule: DynMoleRule, entropy?: tf.Tensor1D): tf.Tensor2D {
+  if (hasFusedKernels()) {
+    return nonDiff(p, (x) =>
+      tf.tidy(() => {
+        const h = rule.entropyThreshold < 1 ? entropy ?? routerEntropy(x as tf.Tensor2D, rule) : undefined;
+        const attrs = { topP: rule.topP, keepTopK: rule.keepTopK, threshold: rule.entropyThreshold };
+        const inputs: tf.NamedTensorMap = h ? { p: x, entropy: h } : { p: x };
+        return tf.engine().runKernel(FUSED.dynamicMask, inputs, attrs) as tf.Tensor2D;
+      })) as tf.Tensor2D;
+  }
   return nonDiff(p, (x) =>
     tf.tidy(() => {
       const probs = x as tf.Tensor2D;
@@ -77,9 +90,9 @@ export class DynMoleRouter extends GateRouter {
 
   route(x: tf.Tensor2D, ctx: RouteContext): Routing {
     const p = this.probs(x); // [T, N]
-    const active = dynamicMask(p, this.rule);
-    const g = p.mul(active) as tf.Tensor2D; // raw probabilities of kept experts
     const entropy = routerEntropy(p, this.rule); // [T], differentiable
+    const active = dynamicMask(p, this.rule, entropy);
+    const g = p.mul(active) as tf.Tensor2D; // raw probabilities of kept experts
     const routing: Routing = { g, p, active, entropy };
     if (ctx.training && this.withAux) {
       const mask = this.lbMaskPadding ? ctx.mask : null;

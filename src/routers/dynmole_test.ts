@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../backend/backend.ts";
+import { loadBlas } from "../backend/blas_ffi.ts";
 import { ConfigError } from "../errors.ts";
 import { assert, assertAllClose, assertAlmostEquals, assertEquals, assertThrows } from "../testing/asserts.ts";
 import { colMean, refDynMole, refNormalizedTsallis, refTopK } from "../testing/moe_reference.ts";
@@ -133,4 +134,36 @@ Deno.test("DynMoLE defaults follow the fork's config: N 6, r 24, α 48, gate/up/
     [6, 24, 48, 1.1, 0.9, 0.75, 2, 0.01, 0.001],
   );
   assertEquals(c.targets, ["gate", "up", "down"]);
+});
+
+Deno.test({
+  name: "dynamicMask: the blas kernel makes exactly the composed ops' decisions (ties, top-p edges, dense rows)",
+  ignore: loadBlas() === null,
+  fn: async () => {
+    // Rows with ties, cumulative sums landing on top-p, near-uniform rows (dense by entropy) and random ones.
+    const rows = [
+      [0.25, 0.25, 0.25, 0.25],
+      [0.5, 0.25, 0.125, 0.125],
+      [0.75, 0.125, 0.0625, 0.0625],
+      [0.4, 0.35, 0.15, 0.1],
+      [0.26, 0.25, 0.25, 0.24],
+    ];
+    for (let i = 0; i < 40; i++) {
+      const raw = Array.from({ length: 4 }, (_, j) => Math.exp(Math.sin(i * 7.1 + j * 3.3) * 3));
+      const sum = raw.reduce((a, b) => a + b, 0);
+      rows.push(raw.map((v) => v / sum));
+    }
+    const masks: number[][] = [];
+    for (const backend of ["cpu", "blas"] as const) {
+      await initBackend(backend);
+      for (const rule of [RULE, { ...RULE, keepTopK: 2, entropyThreshold: 0.9 }, { ...RULE, topP: 0.5 }]) {
+        const p = tf.tensor2d(rows);
+        const m = dynamicMask(p, rule);
+        masks.push(Array.from(await m.data()));
+        tf.dispose([p, m]);
+      }
+    }
+    await initBackend("cpu");
+    assertEquals(masks.slice(3), masks.slice(0, 3));
+  },
 });

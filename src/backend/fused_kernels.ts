@@ -1,0 +1,267 @@
+/**
+ * Fused forward and backward kernels of the Llama block's element-wise pieces, for the `blas` backend. Each
+ * replaces a chain of 5–15 tfjs ops (and as many activation-sized arrays) by one or two passes over memory;
+ * `src/model/fused.ts` pairs them into differentiable ops and falls back to the composed tf ops on other
+ * backends. Every loop computes in double precision and rounds once when it stores.
+ *
+ *   MoleRmsNorm        y = x · r · g,  r = 1/√(mean(x²) + ε)  (per row)            → [y, r]
+ *   MoleRmsNormGrad    dx = r·(dy⊙g) − x·r³·mean(dy⊙g⊙x);  dg = Σ_rows dy⊙x·r      → [dx, dg]
+ *   MoleSwiGlu         y = silu(a) ⊙ b,  s = σ(a) (kept for the backward)           → [y, s]
+ *   MoleSwiGluGrad     da = dy⊙b⊙s(1 + a(1 − s));  db = dy⊙a⊙s                    → [da, db]
+ *   MoleRope           y = x⊙cos + rotate_half(x)⊙sin per head (inverse: the transpose) → y
+ *   MoleCausalSoftmax  p = softmax(scale·s) over keys j ≤ (row mod S), 0 above      → p
+ *   MoleSoftmaxGrad    ds = scale · p ⊙ (dp − Σ_j dp⊙p)                           → ds
+ *   MoleCrossEntropy   loss = Σ_t m_t (lse_t − z_t[y_t]) / max(Σ m, 1),  P = softmax(z) → [loss, P]
+ *   MoleCrossEntropyGrad dz = dloss · m_t / max(Σ m, 1) · (P_t − onehot(y_t))       → dz
+ *
+ * and one router kernel, a selection mask without gradient:
+ *   MoleDynamicMask    DynMoLE's keep mask from p [T, N] and H̃ [T] (src/routers/dynmole.ts), with the same
+ *                      float32 rounding as the composed rank / cumulative-sum ops, so decisions agree exactly.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { POOL } from "./buffer_pool.ts";
+import type { KernelArgs } from "./fast_kernels.ts";
+
+type TensorInfo = tf.TensorInfo;
+
+export const FUSED = {
+  rmsNorm: "MoleRmsNorm",
+  rmsNormGrad: "MoleRmsNormGrad",
+  swiGlu: "MoleSwiGlu",
+  swiGluGrad: "MoleSwiGluGrad",
+  rope: "MoleRope",
+  causalSoftmax: "MoleCausalSoftmax",
+  softmaxGrad: "MoleSoftmaxGrad",
+  crossEntropy: "MoleCrossEntropy",
+  crossEntropyGrad: "MoleCrossEntropyGrad",
+  dynamicMask: "MoleDynamicMask",
+} as const;
+
+const vals = (a: KernelArgs, t: TensorInfo) => a.backend.data.get(t.dataId).values as Float32Array;
+const out = (a: KernelArgs, shape: number[], v: Float32Array | Int32Array, dtype: tf.DataType = "float32") =>
+  a.backend.makeTensorInfo(shape, dtype, v);
+
+function rmsNorm(a: KernelArgs): TensorInfo[] {
+  const { x, g } = a.inputs as { x: TensorInfo; g: TensorInfo };
+  const eps = a.attrs!.eps as number;
+  const [T, d] = x.shape;
+  const xv = vals(a, x);
+  const gv = vals(a, g);
+  const y = POOL.take(T * d);
+  const r = new Float32Array(T);
+  for (let t = 0, o = 0; t < T; t++, o += d) {
+    let ss = 0;
+    for (let i = 0; i < d; i++) ss += xv[o + i] * xv[o + i];
+    const inv = 1 / Math.sqrt(ss / d + eps);
+    r[t] = inv;
+    for (let i = 0; i < d; i++) y[o + i] = xv[o + i] * inv * gv[i];
+  }
+  return [out(a, [T, d], y), out(a, [T], r)];
+}
+
+function rmsNormGrad(a: KernelArgs): TensorInfo[] {
+  const { dy, x, g, r } = a.inputs as Record<string, TensorInfo>;
+  const [T, d] = x.shape;
+  const [dyv, xv, gv, rv] = [vals(a, dy), vals(a, x), vals(a, g), vals(a, r)];
+  const dx = POOL.take(T * d);
+  const dg = new Float64Array(d);
+  for (let t = 0, o = 0; t < T; t++, o += d) {
+    const inv = rv[t];
+    let dot = 0; // Σ_i dy_i g_i x_i
+    for (let i = 0; i < d; i++) {
+      dot += dyv[o + i] * gv[i] * xv[o + i];
+      dg[i] += dyv[o + i] * xv[o + i] * inv;
+    }
+    const c = (inv * inv * inv * dot) / d;
+    for (let i = 0; i < d; i++) dx[o + i] = inv * dyv[o + i] * gv[i] - xv[o + i] * c;
+  }
+  return [out(a, [T, d], dx), out(a, [d], Float32Array.from(dg))];
+}
+
+function swiGlu(a: KernelArgs): TensorInfo[] {
+  const { a: gate, b: up } = a.inputs as { a: TensorInfo; b: TensorInfo };
+  const [av, bv] = [vals(a, gate), vals(a, up)];
+  const y = POOL.take(av.length);
+  const sig = POOL.take(av.length);
+  for (let i = 0; i < av.length; i++) {
+    const s = 1 / (1 + Math.exp(-av[i]));
+    sig[i] = s;
+    y[i] = av[i] * s * bv[i];
+  }
+  return [out(a, gate.shape, y), out(a, gate.shape, sig)];
+}
+
+function swiGluGrad(a: KernelArgs): TensorInfo[] {
+  const { dy, a: gate, b: up, s: sig } = a.inputs as Record<string, TensorInfo>;
+  const [dyv, av, bv, sv] = [vals(a, dy), vals(a, gate), vals(a, up), vals(a, sig)];
+  const da = POOL.take(av.length);
+  const db = POOL.take(av.length);
+  for (let i = 0; i < av.length; i++) {
+    const s = sv[i];
+    da[i] = dyv[i] * bv[i] * s * (1 + av[i] * (1 - s));
+    db[i] = dyv[i] * av[i] * s;
+  }
+  return [out(a, gate.shape, da), out(a, gate.shape, db)];
+}
+
+/**
+ * RoPE on x [T, heads·hd] with cos/sin laid out the same way. rotate_half per head maps (x₁, x₂) ↦ (−x₂, x₁);
+ * `inverse` applies the transpose (the gradient): dx = dy⊙cos − rotate_half(dy⊙sin).
+ */
+function rope(a: KernelArgs): TensorInfo {
+  const { x, cos, sin } = a.inputs as Record<string, TensorInfo>;
+  const hd = a.attrs!.headDim as number;
+  const inverse = Boolean(a.attrs!.inverse);
+  const [xv, c, s] = [vals(a, x), vals(a, cos), vals(a, sin)];
+  const half = hd / 2;
+  const y = POOL.take(xv.length);
+  for (let h = 0; h < xv.length; h += hd) {
+    for (let i = 0; i < half; i++) {
+      const lo = h + i;
+      const hi = lo + half;
+      const [xl, xh] = [xv[lo], xv[hi]];
+      if (inverse) {
+        y[lo] = xl * c[lo] + xh * s[hi];
+        y[hi] = xh * c[hi] - xl * s[lo];
+      } else {
+        y[lo] = xl * c[lo] - xh * s[lo];
+        y[hi] = xh * c[hi] + xl * s[hi];
+      }
+    }
+  }
+  return out(a, x.shape, y);
+}
+
+/** Softmax of scale·s over each row's causal keys: row i of a [G, R, S] block is query position i mod S. */
+function causalSoftmax(a: KernelArgs): TensorInfo {
+  const { x } = a.inputs as { x: TensorInfo };
+  const scale = a.attrs!.scale as number;
+  const S = x.shape[2];
+  const xv = vals(a, x);
+  const p = POOL.take(xv.length);
+  for (let row = 0, o = 0; o < xv.length; row++, o += S) {
+    const n = (row % x.shape[1] % S) + 1; // keys 0 … pos
+    let max = -Infinity;
+    for (let j = 0; j < n; j++) if (xv[o + j] > max) max = xv[o + j];
+    let sum = 0;
+    for (let j = 0; j < n; j++) sum += p[o + j] = Math.exp(scale * (xv[o + j] - max));
+    const inv = 1 / sum;
+    for (let j = 0; j < n; j++) p[o + j] *= inv;
+    p.fill(0, o + n, o + S);
+  }
+  return out(a, x.shape, p);
+}
+
+function softmaxGrad(a: KernelArgs): TensorInfo {
+  const { dp, p } = a.inputs as Record<string, TensorInfo>;
+  const scale = a.attrs!.scale as number;
+  const S = p.shape.at(-1)!;
+  const [dv, pv] = [vals(a, dp), vals(a, p)];
+  const ds = POOL.take(pv.length);
+  for (let o = 0; o < pv.length; o += S) {
+    let dot = 0;
+    for (let j = 0; j < S; j++) dot += dv[o + j] * pv[o + j];
+    for (let j = 0; j < S; j++) ds[o + j] = scale * pv[o + j] * (dv[o + j] - dot);
+  }
+  return out(a, p.shape, ds);
+}
+
+function crossEntropy(a: KernelArgs): TensorInfo[] {
+  const { logits, targets, mask } = a.inputs as Record<string, TensorInfo>;
+  const [T, V] = logits.shape;
+  const z = vals(a, logits);
+  const y = a.backend.data.get(targets.dataId).values as Int32Array;
+  const m = vals(a, mask);
+  const P = POOL.take(T * V);
+  let total = 0;
+  let count = 0;
+  for (let t = 0, o = 0; t < T; t++, o += V) {
+    let max = -Infinity;
+    for (let j = 0; j < V; j++) if (z[o + j] > max) max = z[o + j];
+    let sum = 0;
+    for (let j = 0; j < V; j++) sum += P[o + j] = Math.exp(z[o + j] - max);
+    const inv = 1 / sum;
+    for (let j = 0; j < V; j++) P[o + j] *= inv;
+    count += m[t];
+    if (m[t] !== 0) total += m[t] * (max + Math.log(sum) - z[o + y[t]]);
+  }
+  return [out(a, [], Float32Array.of(total / Math.max(count, 1))), out(a, [T, V], P)];
+}
+
+function crossEntropyGrad(a: KernelArgs): TensorInfo {
+  const { dy, probs, targets, mask } = a.inputs as Record<string, TensorInfo>;
+  const [T, V] = probs.shape;
+  const P = vals(a, probs);
+  const y = a.backend.data.get(targets.dataId).values as Int32Array;
+  const [m, d] = [vals(a, mask), vals(a, dy)];
+  let count = 0;
+  for (let t = 0; t < T; t++) count += m[t];
+  const scale = d[0] / Math.max(count, 1);
+  const dz = POOL.take(T * V);
+  for (let t = 0, o = 0; t < T; t++, o += V) {
+    const w = scale * m[t];
+    for (let j = 0; j < V; j++) dz[o + j] = w * P[o + j];
+    dz[o + y[t]] -= w;
+  }
+  return out(a, probs.shape, dz);
+}
+
+/**
+ * keep_ti = (c_ti ≤ topP) ∨ (rank_ti < keepTopK) ∨ (H̃_t > threshold), where rank counts larger entries and
+ * equal ones at lower indices, and c_ti = Σ_j p_tj [rank_tj ≤ rank_ti] is summed in index order in double and
+ * rounded to float32, as the composed path's Sum kernel does.
+ */
+function dynamicMask(a: KernelArgs): TensorInfo {
+  const { p, entropy } = a.inputs as Record<string, TensorInfo>;
+  const { topP, keepTopK, threshold } = a.attrs as Record<string, number>;
+  const [T, N] = p.shape;
+  const pv = vals(a, p);
+  const h = entropy ? vals(a, entropy) : null;
+  const topP32 = Math.fround(topP);
+  const threshold32 = Math.fround(threshold);
+  const keep = POOL.take(T * N);
+  const rank = new Int32Array(N);
+  for (let t = 0, o = 0; t < T; t++, o += N) {
+    if (h && h[t] > threshold32) {
+      keep.fill(1, o, o + N);
+      continue;
+    }
+    for (let i = 0; i < N; i++) {
+      let r = 0;
+      for (let j = 0; j < N; j++) if (pv[o + j] > pv[o + i] || (j < i && pv[o + j] === pv[o + i])) r++;
+      rank[i] = r;
+    }
+    for (let i = 0; i < N; i++) {
+      let c = 0;
+      for (let j = 0; j < N; j++) if (rank[j] <= rank[i]) c += pv[o + j];
+      keep[o + i] = Math.fround(c) <= topP32 || rank[i] < keepTopK ? 1 : 0;
+    }
+  }
+  return out(a, p.shape, keep);
+}
+
+const KERNELS: [string, unknown][] = [
+  [FUSED.rmsNorm, rmsNorm],
+  [FUSED.rmsNormGrad, rmsNormGrad],
+  [FUSED.swiGlu, swiGlu],
+  [FUSED.swiGluGrad, swiGluGrad],
+  [FUSED.rope, rope],
+  [FUSED.causalSoftmax, causalSoftmax],
+  [FUSED.softmaxGrad, softmaxGrad],
+  [FUSED.crossEntropy, crossEntropy],
+  [FUSED.crossEntropyGrad, crossEntropyGrad],
+  [FUSED.dynamicMask, dynamicMask],
+];
+
+/** Register the fused kernels for `backend` (idempotent). */
+export function registerFusedKernels(backend: string): void {
+  for (const [kernelName, fn] of KERNELS) {
+    if (tf.getKernel(kernelName, backend)) continue;
+    tf.registerKernel({ kernelName, backendName: backend, kernelFunc: fn as tf.KernelFunc });
+  }
+}
+
+/** Whether the active backend has the fused kernels. */
+export function hasFusedKernels(): boolean {
+  return tf.getKernel(FUSED.rmsNorm, tf.getBackend()) !== undefined;
+}
