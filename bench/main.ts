@@ -28,8 +28,8 @@ import {
   type ShapeAxes,
   sparsityCases,
 } from "./presets.ts";
-import { benchSteps, soak, STEP_METHOD_NAMES, type StepResult } from "./step.ts";
-import { finishTorch, startTorch, torchGroup, type TorchSession } from "./reference.ts";
+import { benchSteps, sgemmPeak, soak, STEP_METHOD_NAMES, type StepResult } from "./step.ts";
+import { finishTorch, startTorch, torchGroup, type TorchSession, torchStepRounds } from "./reference.ts";
 
 const spec: CommandSpec = {
   name: "deno task bench",
@@ -217,8 +217,14 @@ async function runBackends(plan: Preset, results: BenchResults, torch: TorchSess
     results.layer.push(...rows);
     log(`${b.backend} layer bench: ${cases.length} cases in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     if (b.stepMethods.length) {
+      if (results.sgemmPeakGflops === null) {
+        results.sgemmPeakGflops = await sgemmPeak();
+        if (results.sgemmPeakGflops) log(`cblas_sgemm peak at 1024³: ${results.sgemmPeakGflops.toFixed(1)} GFLOP/s`);
+      }
       const s0 = performance.now();
-      const steps: StepResult[] = await benchSteps(b.stepMethods, plan.step.shape, plan.step);
+      const ref = torch && b.backend !== "webgpu" ? torchStepRounds(torch, b.stepMethods, plan.step) : null;
+      const steps: StepResult[] = await benchSteps(b.stepMethods, plan.step.shape, plan.step, ref?.afterRound);
+      ref?.attach(steps);
       results.steps.push({ backend: b.backend, shape: plan.step.shape, results: steps });
       log(`${b.backend} step bench: ${steps.length} methods in ${((performance.now() - s0) / 1000).toFixed(0)} s`);
     }
@@ -257,6 +263,7 @@ async function main(): Promise<void> {
     torchCuda: null,
     torchNote: null,
     steps: [],
+    sgemmPeakGflops: null,
     soak: null,
     wallS: 0,
   };

@@ -7,6 +7,7 @@ import { type BackendName, initBackend } from "../src/backend/backend.ts";
 import { loadBlas } from "../src/backend/blas_ffi.ts";
 import { type CommandSpec, parseCommand, runMain, validateFlags } from "../src/cli/cli.ts";
 import { z } from "../src/config.ts";
+import { gflopRate } from "./stats.ts";
 
 const spec: CommandSpec = {
   name: "deno task bench:matmul",
@@ -34,21 +35,8 @@ const Flags = z.object({
   "min-ms": z.coerce.number().positive().default(300),
 });
 
-/** Median GFLOP/s of `run` (which performs one n³ matmul) over repetitions lasting ≥ minMs. */
-async function rate(n: number, minMs: number, run: () => Promise<void>): Promise<number> {
-  await run(); // warm-up
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < 3 || performance.now() - start < minMs) {
-    const t0 = performance.now();
-    await run();
-    times.push(performance.now() - t0);
-    if (times.length >= 50) break;
-  }
-  times.sort((a, b) => a - b);
-  const ms = times[Math.floor(times.length / 2)];
-  return (2 * n ** 3) / (ms * 1e6);
-}
+/** GFLOP/s of `run` (one n³ matmul). */
+const rate = (n: number, minMs: number, run: () => Promise<void>) => gflopRate(2 * n ** 3, minMs, run);
 
 await runMain(async () => {
   const parsed = parseCommand(spec, Deno.args);

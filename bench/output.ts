@@ -18,7 +18,8 @@ import {
   type RatioRow,
   soakVerdict,
   sparseOverDense,
-  stepVerdict,
+  stepTorchVerdict,
+  stepVerdicts,
   summarizeRatios,
   torchId,
   type Verdict,
@@ -47,6 +48,8 @@ export interface BenchResults {
   /** Why torch did not run (null when it did). */
   torchNote: string | null;
   steps: { backend: string; shape: StepShape; results: StepResult[] }[];
+  /** cblas_sgemm GFLOP/s at 1024³ measured in this run: the step table's utilisation is relative to it. */
+  sgemmPeakGflops: number | null;
   soak: { backend: string; method: string; shape: StepShape; samples: SoakSample[]; msPerStep: number } | null;
   wallS: number;
 }
@@ -121,6 +124,15 @@ function stepRaw(r: BenchResults): Row[] {
       tokens_per_s_q3: round(s.tokensPerStep / (s.timing.q1 / 1000), 1),
       over_lora: round(lora ? s.timing.median / lora.timing.median : NaN),
       trainable: s.trainable,
+      gflop_per_step: round(s.flops / 1e9),
+      gflops: round(s.flops / (s.timing.median * 1e6), 2),
+      pct_of_sgemm_peak: r.sgemmPeakGflops
+        ? round((100 * s.flops) / (s.timing.median * 1e6) / r.sgemmPeakGflops, 1)
+        : null,
+      torch_cpu_ms: s.torch ? round(s.torch.median) : null,
+      torch_cpu_q1: s.torch ? round(s.torch.q1) : null,
+      torch_cpu_q3: s.torch ? round(s.torch.q3) : null,
+      over_torch_cpu: s.torch ? round(s.timing.median / s.torch.median) : null,
     }));
   });
 }
@@ -160,7 +172,10 @@ function sparsityRows(r: BenchResults): Row[] {
 
 /** All verdicts of the run, in the issue's order. */
 export function verdicts(r: BenchResults): Verdict[] {
-  const out = r.steps.map((s) => stepVerdict(`${s.backend}, batch ${s.shape.batch}×${s.shape.seqLen}`, s.results));
+  const out = r.steps.flatMap((s) => {
+    const where = `${s.backend}, batch ${s.shape.batch}×${s.shape.seqLen}`;
+    return [...stepVerdicts(where, s.results), stepTorchVerdict(where, s.results)];
+  });
   out.push(blasTorchVerdict(r.layer, r.torchCpu?.timings ?? null));
   out.push(soakVerdict(r.soak?.samples ?? []));
   return out;
@@ -191,6 +206,12 @@ export async function writeResults(dir: string, r: BenchResults, manifest: Recor
       "tokens/s": (s.tokens_per_s as number).toFixed(0),
       "×LoRA": ratioText(s.over_lora as number),
       trainable: s.trainable,
+      "GFLOP/s": (s.gflops as number).toFixed(1),
+      "% sgemm peak": s.pct_of_sgemm_peak === null ? "" : `${(s.pct_of_sgemm_peak as number).toFixed(1)} %`,
+      "torch CPU ms [IQR]": s.torch_cpu_ms === null
+        ? ""
+        : msText(s.torch_cpu_ms as number, s.torch_cpu_q1 as number, s.torch_cpu_q3 as number),
+      "×torch CPU": ratioText(s.over_torch_cpu as number | null),
     })),
   );
   await table("soak", (r.soak?.samples ?? []).map((s) => ({ ...s, rssMiB: round(s.rssMiB, 1) })));

@@ -8,6 +8,8 @@ import type { LayerRow } from "./measure.ts";
 import type { BenchResults, TorchRun } from "./output.ts";
 import type { Preset } from "./presets.ts";
 import { torchId } from "./ratios.ts";
+import { type StepResult, type StepShape, torchStepRequest } from "./step.ts";
+import { summarize } from "./stats.ts";
 import { DISPATCH, probeTorch, TORCH_INSTALL_HINT, type TorchCase, TorchServer, type TorchTiming } from "./torch.ts";
 
 function log(msg: string): void {
@@ -97,4 +99,46 @@ export async function finishTorch(s: TorchSession | null, results: BenchResults)
   });
   results.torchCpu = run("cpu", s.info.cpu, s.cpuTimings);
   if (s.cuda && s.cudaTimings.size) results.torchCuda = run("cuda", s.info.cuda, s.cudaTimings);
+}
+
+/**
+ * The reference's training steps, timed in the step bench's own rounds: after each of our rounds torch runs
+ * `perRound` steps of every method (its first request builds and warms each up). `attach` adds the
+ * summaries to our results and checks both built the same number of trainable parameters.
+ */
+export function torchStepRounds(
+  s: TorchSession,
+  methods: string[],
+  step: { shape: StepShape; warmup: number; perRound: number },
+) {
+  const samples = new Map<string, number[]>(methods.map((m) => [m, []]));
+  const trainable = new Map<string, number>();
+  return {
+    afterRound: async () => {
+      const req = torchStepRequest(methods, step.shape, step.perRound, Math.max(1, step.warmup));
+      const out = await s.cpu.request<TorchStepTiming>(req);
+      for (const r of out.results) {
+        samples.get(r.id)!.push(...r.samples);
+        trainable.set(r.id, r.trainable);
+      }
+    },
+    attach(results: StepResult[]): void {
+      for (const r of results) {
+        const got = samples.get(r.method);
+        if (!got?.length) continue;
+        const n = trainable.get(r.method)!;
+        if (n !== r.trainable) {
+          throw new Error(`torch_step.py built ${n} trainable parameters for ${r.method}, ours ${r.trainable}`);
+        }
+        r.torch = { ...summarize(got), trainable: n };
+      }
+    },
+  };
+}
+
+interface TorchStepTiming {
+  id: string;
+  samples: number[];
+  trainable: number;
+  loss0: number;
 }

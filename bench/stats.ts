@@ -92,3 +92,18 @@ export async function timeInterleaved(steps: (() => Promise<void>)[], plan: Timi
   }
   return samples.map(summarize);
 }
+
+/** Median GFLOP/s of `run`, which performs `flop` floating-point operations, over repetitions lasting ≥ minMs. */
+export async function gflopRate(flop: number, minMs: number, run: () => Promise<void> | void): Promise<number> {
+  await run(); // warm-up
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < 3 || performance.now() - start < minMs) {
+    const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+    if (times.length >= 50) break;
+  }
+  times.sort((a, b) => a - b);
+  return flop / (times[Math.floor(times.length / 2)] * 1e6);
+}

@@ -11,12 +11,14 @@ import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../src/data/batch.ts";
 import { BaseWeights } from "../src/model/base.ts";
 import { parseLlamaConfig } from "../src/model/config.ts";
+import { adapterFlops } from "../src/model/flops.ts";
 import { LlamaModel } from "../src/model/llama.ts";
 import { type MethodConfig, methodConfig } from "../src/routers/registry.ts";
 import { parseTrainConfig } from "../src/train/config.ts";
 import { train, type TrainData } from "../src/train/trainer.ts";
 import { Rng } from "../src/util/rng.ts";
-import { summarize, type Timing } from "./stats.ts";
+import { loadBlas } from "../src/backend/blas_ffi.ts";
+import { gflopRate, summarize, type Timing } from "./stats.ts";
 
 /** The embedded-default model's shape. */
 export const EMBEDDED_DEFAULT = {
@@ -103,6 +105,80 @@ export interface StepResult {
   timing: Timing;
   tokensPerStep: number;
   trainable: number;
+  /** Useful FLOPs of one step (`stepFlops`). */
+  flops: number;
+  /** The PyTorch reference's step on CPU, timed in the same rounds (absent without torch). */
+  torch?: Timing & { trainable: number };
+}
+
+/**
+ * The machine's matmul ceiling: `cblas_sgemm` GFLOP/s on n×n×n float32 (null where no BLAS loads). The step
+ * bench states its useful FLOP/s as a share of this, measured in the same run.
+ */
+export async function sgemmPeak(n = 1024, minMs = 500): Promise<number | null> {
+  const blas = loadBlas();
+  if (!blas) return null;
+  const rng = new Rng(1);
+  const a = Float32Array.from({ length: n * n }, () => rng.next());
+  const b = Float32Array.from({ length: n * n }, () => rng.next());
+  const c = new Float32Array(n * n);
+  return await gflopRate(2 * n ** 3, minMs, () => blas.sgemm(false, false, n, n, n, a, b, c));
+}
+
+/** A step method as `torch_step.py` builds it: the routing rule's name in the reference and its sizes. */
+export interface TorchStepMethod {
+  id: string;
+  method: string;
+  nExperts: number;
+  rank: number;
+  alpha: number;
+  topK?: number;
+}
+
+/** The reference's spec of step method `name` (same experts, rank, α and k as `STEP_METHODS`). */
+export function torchStepMethod(name: string): TorchStepMethod {
+  const c = STEP_METHODS[name]() as MethodConfig & Record<string, unknown>;
+  const num = (k: string) => (typeof c[k] === "number" ? c[k] as number : undefined);
+  const topK = num("topK") ?? num("keepTopK");
+  return {
+    id: name,
+    method: name === "soft" ? "soft" : c.method,
+    nExperts: num("nExperts") ?? 1,
+    rank: c.rank as number,
+    alpha: c.alpha as number,
+    ...(topK !== undefined ? { topK } : {}),
+  };
+}
+
+/** The torch_step.py request for `methods` at `shape`: `reps` more timed steps of each. */
+export function torchStepRequest(methods: string[], shape: StepShape, reps: number, warmup: number) {
+  const m = parseLlamaConfig(EMBEDDED_DEFAULT);
+  return {
+    steps: {
+      model: { ...EMBEDDED_DEFAULT, ropeTheta: m.ropeTheta, rmsNormEps: m.rmsNormEps },
+      batch: shape.batch,
+      seqLen: shape.seqLen,
+      methods: methods.map(torchStepMethod),
+      plan: { warmup, reps },
+    },
+  };
+}
+
+/**
+ * Useful FLOPs of one training step on `tokens` tokens of sequences of `seqLen`: the forward matmuls F (every
+ * projection with its adapters and routers at their dense cost, q·kᵀ and attention·v over the full S×S as both
+ * implementations compute them, the LM head), the backward's activation gradients (F again) and the weight
+ * gradients of the trainable adapters and routers only (the base is frozen). Elementwise work is not counted.
+ */
+export function stepFlops(model: LlamaModel, tokens: number, seqLen: number): number {
+  const { cfg } = model;
+  let base = 0;
+  for (const b of model.blocks) for (const p of Object.values(b.proj)) base += 2 * p.dIn * p.dOut;
+  const attention = cfg.nLayers * 2 * 2 * seqLen * cfg.nHeads * cfg.headDim;
+  const head = 2 * cfg.dModel * cfg.vocabSize;
+  const adapters = adapterFlops(model, undefined).dense;
+  const forward = base + attention + head + adapters;
+  return tokens * (2 * forward + adapters);
 }
 
 /**
@@ -113,6 +189,8 @@ export async function benchSteps(
   methods: string[],
   shape: StepShape,
   opts: { warmup: number; rounds: number; perRound: number },
+  /** Called after each round (the PyTorch reference times its steps there, under the same load). */
+  afterRound?: (round: number) => Promise<void>,
 ): Promise<StepResult[]> {
   const base = embeddedBase();
   const batches = randomBatches(shape, 4, EMBEDDED_DEFAULT.vocabSize);
@@ -123,12 +201,15 @@ export async function benchSteps(
     for (const [i, model] of models.entries()) if (opts.warmup > 0) await stepTimes(model, data, opts.warmup, i);
     for (let r = 0; r < opts.rounds; r++) {
       for (const [i, model] of models.entries()) samples[i].push(...await stepTimes(model, data, opts.perRound, r));
+      await afterRound?.(r);
     }
+    const tokens = shape.batch * shape.seqLen;
     return methods.map((method, i) => ({
       method,
       timing: summarize(samples[i]),
-      tokensPerStep: shape.batch * shape.seqLen,
+      tokensPerStep: tokens,
       trainable: models[i].numTrainable(),
+      flops: stepFlops(models[i], tokens, shape.seqLen),
     }));
   } finally {
     for (const m of models) m.dispose();

@@ -76,8 +76,16 @@ export function summaryLines(r: BenchResults): string[] {
     for (const x of s.results) {
       const tps = x.tokensPerStep / (x.timing.median / 1000);
       const ratio = lora ? ` ${(x.timing.median / lora.timing.median).toFixed(2)}× LoRA` : "";
+      const gflops = x.flops / (x.timing.median * 1e6);
+      const peak = r.sgemmPeakGflops ? ` (${((100 * gflops) / r.sgemmPeakGflops).toFixed(1)} % of sgemm)` : "";
+      const torch = x.torch
+        ? `; torch ${x.torch.median.toFixed(1)} ms → ${(x.timing.median / x.torch.median).toFixed(2)}× torch`
+        : "";
       lines.push(
-        `  ${x.method.padEnd(11)} ${pad(x.timing.median.toFixed(1), 8)} ms ${pad(tps.toFixed(0), 7)} tokens/s${ratio}`,
+        `  ${x.method.padEnd(11)} ${pad(x.timing.median.toFixed(1), 8)} ms ${
+          pad(tps.toFixed(0), 7)
+        } tokens/s${ratio}, ` +
+          `${gflops.toFixed(1)} GFLOP/s${peak}${torch}`,
       );
     }
   }

@@ -19,6 +19,8 @@ Methods (defaults as in src/routers/*.ts):
     topk-dispatch  (reference only) topk computed sparsely: each expert runs on its routed tokens only
                    (gather / index_add), to show from which N sparse dispatch beats dense masking
 
+A request {"steps": …} instead times whole training steps of the embedded-default model (torch_step.py).
+
 Input (JSON on stdin or in FILE): {"cases": [{"id", "method", "tokens", "d", "experts", "rank", "topk"}],
 "plan": {"warmup", "minReps", "minMs", "maxReps"}}; with --check each case also carries "x" and
 "weights" ({name: {"shape", "data"}}) and the output gives y, loss and gradients instead of timings.
@@ -307,7 +309,14 @@ def answer(spec, args, device):
     """Timings (or --check outputs) of every case of one request."""
     plan = {"warmup": 2, "minReps": 5, "minMs": 300, "maxReps": 50, **spec.get("plan", {})}
     check = args.check or spec.get("check", False)
-    results = [check_case(case, device) if check else time_case(case, plan, device) for case in spec["cases"]]
+    if "steps" in spec:
+        if device.type != "cpu":
+            raise SystemExit("torch_reference: the training-step reference runs on CPU only")
+        from torch_step import answer_steps  # the whole-step reference (bench/step.ts)
+
+        results = answer_steps(spec["steps"])
+    else:
+        results = [check_case(case, device) if check else time_case(case, plan, device) for case in spec["cases"]]
     info = torch.cuda.get_device_name(0) if device.type == "cuda" else f"cpu ({args.threads} threads)"
     return {"torch": torch.__version__, "device": device.type, "deviceInfo": info, "threads": args.threads,
             "results": results}
