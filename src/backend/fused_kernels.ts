@@ -14,6 +14,10 @@
  *   MoleCrossEntropy   loss = Σ_t m_t (lse_t − z_t[y_t]) / max(Σ m, 1),  P = softmax(z) → [loss, P]
  *   MoleCrossEntropyGrad dz = dloss · m_t / max(Σ m, 1) · (P_t − onehot(y_t))       → dz
  *
+ * the optimiser's update, one kernel per parameter instead of ~15 ops:
+ *   MoleSumSquares     Σ over every input tensor of Σ x²                               → scalar
+ *   MoleAdamW          g' = s·g;  m ← β1 m + (1−β1) g';  v ← β2 v + (1−β2) g'²;
+ *                      p ← p(1 − lr·λ) − lr·(m/c1)/(√(v/c2) + ε)                          → [m, v, p]
  * and one router kernel, a selection mask without gradient:
  *   MoleDynamicMask    DynMoLE's keep mask from p [T, N] and H̃ [T] (src/routers/dynmole.ts), with the same
  *                      float32 rounding as the composed rank / cumulative-sum ops, so decisions agree exactly.
@@ -35,6 +39,8 @@ export const FUSED = {
   crossEntropy: "MoleCrossEntropy",
   crossEntropyGrad: "MoleCrossEntropyGrad",
   dynamicMask: "MoleDynamicMask",
+  sumSquares: "MoleSumSquares",
+  adamW: "MoleAdamW",
 } as const;
 
 const vals = (a: KernelArgs, t: TensorInfo) => a.backend.data.get(t.dataId).values as Float32Array;
@@ -240,6 +246,32 @@ function dynamicMask(a: KernelArgs): TensorInfo {
   return out(a, p.shape, keep);
 }
 
+function sumSquares(a: KernelArgs): TensorInfo {
+  let total = 0;
+  for (const t of Object.values(a.inputs)) {
+    const v = vals(a, t!);
+    for (let i = 0; i < v.length; i++) total += v[i] * v[i];
+  }
+  return out(a, [], Float32Array.of(total));
+}
+
+/** AdamW as `src/train/optim.ts` states it; m and v are rounded to float32 before they update p. */
+function adamW(a: KernelArgs): TensorInfo[] {
+  const { p, g, m, v } = a.inputs as Record<string, TensorInfo>;
+  const { lr, beta1, beta2, eps, weightDecay, c1, c2, scale } = a.attrs as Record<string, number>;
+  const [pv, gv, mv, vv] = [vals(a, p), vals(a, g), vals(a, m), vals(a, v)];
+  const n = pv.length;
+  const [m2, v2, p2] = [POOL.take(n), POOL.take(n), POOL.take(n)];
+  const decay = 1 - lr * weightDecay;
+  for (let i = 0; i < n; i++) {
+    const gi = gv[i] * scale;
+    m2[i] = beta1 * mv[i] + (1 - beta1) * gi;
+    v2[i] = beta2 * vv[i] + (1 - beta2) * gi * gi;
+    p2[i] = pv[i] * decay - (lr * (m2[i] / c1)) / (Math.sqrt(v2[i] / c2) + eps); // m2, v2 read back as float32
+  }
+  return [out(a, p.shape, m2), out(a, p.shape, v2), out(a, p.shape, p2)];
+}
+
 const KERNELS: [string, unknown][] = [
   [FUSED.rmsNorm, rmsNorm],
   [FUSED.rmsNormGrad, rmsNormGrad],
@@ -251,6 +283,8 @@ const KERNELS: [string, unknown][] = [
   [FUSED.crossEntropy, crossEntropy],
   [FUSED.crossEntropyGrad, crossEntropyGrad],
   [FUSED.dynamicMask, dynamicMask],
+  [FUSED.sumSquares, sumSquares],
+  [FUSED.adamW, adamW],
 ];
 
 /** Register the fused kernels for `backend` (idempotent). */

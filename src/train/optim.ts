@@ -7,6 +7,7 @@
  * The moments are plain tensors owned here, so checkpoints can save and restore them exactly.
  */
 import * as tf from "@tensorflow/tfjs";
+import { FUSED, hasFusedKernels } from "../backend/fused_kernels.ts";
 
 export interface AdamWOptions {
   beta1: number;
@@ -29,16 +30,26 @@ export class AdamW {
     }
   }
 
-  /** One update with gradients keyed by parameter name; grads are not disposed. */
-  update(grads: Map<string, tf.Tensor>, lr: number): void {
+  /**
+   * One update with gradients keyed by parameter name, each scaled by `gradScale` first (gradient clipping's
+   * factor); grads are not disposed. One fused kernel per parameter where the backend has it (blas).
+   */
+  update(grads: Map<string, tf.Tensor>, lr: number, gradScale = 1): void {
     this.step++;
     const { beta1, beta2, eps, weightDecay } = this.opts;
     const c1 = 1 - beta1 ** this.step;
     const c2 = 1 - beta2 ** this.step;
+    const fused = hasFusedKernels();
     for (const [name, p] of this.params) {
-      const g = grads.get(name);
-      if (!g) continue; // a parameter the loss did not reach (e.g. a gate that never opened)
+      const raw = grads.get(name);
+      if (!raw) continue; // a parameter the loss did not reach (e.g. a gate that never opened)
       const [m, v, next] = tf.tidy(() => {
+        if (fused) {
+          const attrs = { lr, beta1, beta2, eps, weightDecay, c1, c2, scale: gradScale };
+          const inputs = { p, g: raw, m: this.m.get(name)!, v: this.v.get(name)! };
+          return tf.engine().runKernel(FUSED.adamW, inputs, attrs) as tf.Tensor[];
+        }
+        const g = gradScale === 1 ? raw : raw.mul(gradScale);
         const m = this.m.get(name)!.mul(beta1).add(g.mul(1 - beta1));
         const v = this.v.get(name)!.mul(beta2).add(g.square().mul(1 - beta2));
         const decayed = weightDecay > 0 ? p.mul(1 - lr * weightDecay) : p;

@@ -13,6 +13,7 @@
  * update's loss NaN, to test the divergence path (src/util/fault.ts).
  */
 import * as tf from "@tensorflow/tfjs";
+import { FUSED, hasFusedKernels } from "../backend/fused_kernels.ts";
 import type { Batch } from "../data/batch.ts";
 import { NonFiniteLossError } from "../errors.ts";
 import { type LlamaModel, lmLoss } from "../model/llama.ts";
@@ -75,18 +76,26 @@ export interface TrainResult {
   resumedFrom: number | null;
 }
 
-/** Scale every gradient by min(1, maxNorm / (‖g‖ + 1e-6)) (torch's clip_grad_norm_); returns the norm. */
-export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): tf.Scalar {
-  const norm = tf.tidy(() => tf.addN([...grads.values()].map((g) => g.square().sum())).sqrt() as tf.Scalar);
-  if (maxNorm > 0) {
-    const coef = tf.tidy(() => tf.minimum(1, tf.div(maxNorm, norm.add(1e-6))));
-    for (const [k, g] of grads) {
-      grads.set(k, g.mul(coef));
-      g.dispose();
-    }
-    coef.dispose();
-  }
-  return norm;
+/**
+ * The global gradient norm ‖g‖ and torch's clip_grad_norm_ factor min(1, maxNorm / (‖g‖ + 1e-6)), in float32
+ * as the tensor ops computed it (1 when maxNorm is 0: clipping off). The optimiser applies the factor.
+ */
+export async function gradientNorm(grads: Map<string, tf.Tensor>, maxNorm: number): Promise<GradNorm> {
+  const gs = [...grads.values()];
+  const sq = hasFusedKernels()
+    ? tf.engine().runKernel(FUSED.sumSquares, Object.fromEntries(gs.map((g, i) => [`g${i}`, g]))) as tf.Scalar
+    : tf.tidy(() => tf.addN(gs.map((g) => g.square().sum())));
+  const norm = Math.fround(Math.sqrt((await sq.data())[0]));
+  sq.dispose();
+  const f = Math.fround;
+  const scale = maxNorm > 0 ? Math.min(1, f(f(maxNorm) / f(norm + f(1e-6)))) : 1;
+  return { norm, scale };
+}
+
+export interface GradNorm {
+  norm: number;
+  /** Multiply every gradient by this before the update. */
+  scale: number;
 }
 
 /** Tensors of one batch: ids [B, S], targets, loss and padding masks [B·S]. */
@@ -179,9 +188,9 @@ export async function train(model: LlamaModel, data: TrainData, run: TrainRun): 
         tf.dispose([lossSum, value]);
         lossSum = next as tf.Scalar;
       }
-      const norm = clipByGlobalNorm(acc, cfg.maxGradNorm);
-      const [loss, gradNorm] = [faultValue("train-loss", (await lossSum.data())[0]), (await norm.data())[0]];
-      tf.dispose([lossSum, norm]);
+      const { norm: gradNorm, scale } = await gradientNorm(acc, cfg.maxGradNorm);
+      const loss = faultValue("train-loss", (await lossSum.data())[0]);
+      lossSum.dispose();
       if (!Number.isFinite(loss)) {
         tf.dispose([...acc.values()]);
         const last = ckptDir ? await latestCheckpoint(ckptDir) : null;
@@ -190,7 +199,7 @@ export async function train(model: LlamaModel, data: TrainData, run: TrainRun): 
             (last ? `; the last good checkpoint is ${last}` : ""),
         );
       }
-      opt.update(acc, lr);
+      opt.update(acc, lr, scale);
       tf.dispose([...acc.values()]);
 
       state.step = step + 1;

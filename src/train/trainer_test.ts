@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../backend/backend.ts";
+import { loadBlas } from "../backend/blas_ffi.ts";
 import { collate } from "../data/batch.ts";
 import { NonFiniteLossError } from "../errors.ts";
 import { BaseWeights } from "../model/base.ts";
@@ -12,7 +13,7 @@ import { latestCheckpoint, listCheckpoints, loadCheckpoint } from "./checkpoint.
 import { parseTrainConfig } from "./config.ts";
 import { AdamW } from "./optim.ts";
 import { learningRate } from "./schedule.ts";
-import { clipByGlobalNorm, train, type TrainData } from "./trainer.ts";
+import { gradientNorm, train, type TrainData } from "./trainer.ts";
 
 await initBackend("cpu");
 
@@ -197,15 +198,64 @@ Deno.test("learning-rate schedules follow transformers' LambdaLR formulas", () =
   assertAlmostEquals(learningRate("cosine", 1, 10, 10, 2), 0, 1e-12);
 });
 
-Deno.test("clipping scales all gradients by maxNorm/‖g‖ when the global norm exceeds it", () => {
+Deno.test("clipping: the factor is maxNorm/(‖g‖ + 1e-6) when the global norm exceeds maxNorm, else 1", async () => {
   const grads = new Map<string, tf.Tensor>([["a", tf.tensor1d([3, 0])], ["b", tf.tensor1d([0, 4])]]);
-  const norm = clipByGlobalNorm(grads, 1);
-  assertAlmostEquals(norm.dataSync()[0], 5, 1e-6);
-  assertAllClose(Array.from(grads.get("a")!.dataSync()), [0.6, 0], 1e-6);
-  assertAllClose(Array.from(grads.get("b")!.dataSync()), [0, 0.8], 1e-6);
-  const small = new Map<string, tf.Tensor>([["a", tf.tensor1d([0.3, 0.4])]]);
-  clipByGlobalNorm(small, 1);
-  assertAllClose(Array.from(small.get("a")!.dataSync()), [0.3, 0.4], 1e-7);
+  const big = await gradientNorm(grads, 1);
+  assertAlmostEquals(big.norm, 5, 1e-6);
+  assertAlmostEquals(big.scale, 1 / (5 + 1e-6), 1e-7);
+  const small = await gradientNorm(new Map([["a", tf.tensor1d([0.3, 0.4])]]), 1);
+  assertEquals(small.scale, 1);
+  assertEquals((await gradientNorm(grads, 0)).scale, 1, "maxNorm 0 turns clipping off");
+});
+
+Deno.test("AdamW with a gradient scale equals AdamW on the scaled gradients", () => {
+  const run = (g: number[], scale: number) => {
+    const p = tf.variable(tf.tensor1d([1.0, -2.0, 0.5]));
+    const opt = new AdamW(new Map([["p", p]]), { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 });
+    for (let i = 0; i < 3; i++) opt.update(new Map([["p", tf.tensor1d(g.map((x) => x * (i + 1)))]]), 0.1, scale);
+    const out = Array.from(p.dataSync());
+    opt.dispose();
+    p.dispose();
+    return out;
+  };
+  assertAllClose(run([0.5, -1.0, 2.0], 0.25), run([0.125, -0.25, 0.5], 1), 1e-6);
+});
+
+Deno.test({
+  name: "AdamW and the gradient norm: blas's fused kernels equal the composed ops on cpu",
+  ignore: loadBlas() === null,
+  fn: async () => {
+    const run = async (backend: "cpu" | "blas") => {
+      await initBackend(backend);
+      const p = tf.variable(tf.tensor2d([[1.0, -2.0, 0.5], [0.1, 0.0, -0.3]]));
+      const q = tf.variable(tf.tensor1d([3, -1]));
+      const opt = new AdamW(new Map<string, tf.Variable>([["p", p], ["q", q]]), {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weightDecay: 0.01,
+      });
+      const norms: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const grads = new Map<string, tf.Tensor>([
+          ["p", tf.tensor2d([[0.5, -1.0, 2.0], [i, -i, 0.25]])],
+          ["q", tf.tensor1d([i * 0.1, -3])],
+        ]);
+        const { norm, scale } = await gradientNorm(grads, 1);
+        norms.push(norm, scale);
+        opt.update(grads, 1e-2, scale);
+        tf.dispose([...grads.values()]);
+      }
+      const out = [...norms, ...p.dataSync(), ...q.dataSync()];
+      opt.dispose();
+      tf.dispose([p, q]);
+      return out;
+    };
+    const want = await run("cpu");
+    const got = await run("blas");
+    await initBackend("cpu");
+    assertAllClose(got, want, 1e-7, 1e-6);
+  },
 });
 
 Deno.test("train config errors name the field: lr out of range, negative warmup, unknown key", () => {
