@@ -92,22 +92,32 @@ export function ropeLayout(cfg: LlamaConfig, B: number, S: number, heads: number
 }
 
 /**
- * Embedding lookup with a matmul gradient: rows of E for `ids`, and dE = onehot(ids)ᵀ · dy. tfjs's own gather
- * gradient (UnsortedSegmentSum) is O(V·T·d) in pure JS on cpu and missing on wasm; the embedding is trainable
- * only while the small embedded base is pretrained.
+ * Rows `ids` of x [n, d] with a matmul gradient: dx = onehot(ids)ᵀ · dy. tfjs's own gather gradient
+ * (UnsortedSegmentSum) is O(n·|ids|·d) in pure JS on cpu and missing on wasm.
+ */
+export function gatherRows(x: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  const n = x.shape[0];
+  const f = tf.customGrad((...args: (tf.Tensor | unknown)[]) => {
+    const [e, i, save] = args as [tf.Tensor2D, tf.Tensor1D, (ts: tf.Tensor[]) => void];
+    save([i]); // kept for the backward pass (the caller's tidy may have disposed its own copy by then)
+    return {
+      value: tf.gather(e, i),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => [
+        tf.matMul(tf.oneHot(saved[0] as tf.Tensor1D, n), dy as tf.Tensor2D, true, false),
+        tf.zerosLike(saved[0]),
+      ],
+    };
+  });
+  return f(x, ids) as tf.Tensor2D;
+}
+
+/**
+ * Embedding lookup: rows of E for `ids`, with `gatherRows`' matmul gradient while E is trainable (only while
+ * the small embedded base is pretrained).
  */
 export function embed(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
   if (!(table as tf.Variable).trainable) return tf.gather(table, ids) as tf.Tensor2D;
-  const f = tf.customGrad((...args: (tf.Tensor | unknown)[]) => {
-    const [e, i] = args as [tf.Tensor2D, tf.Tensor1D];
-    return {
-      value: tf.gather(e, i),
-      gradFunc: (
-        dy: tf.Tensor,
-      ) => [tf.matMul(tf.oneHot(i, e.shape[0]), dy as tf.Tensor2D, true, false), tf.zerosLike(i)],
-    };
-  });
-  return f(table, ids) as tf.Tensor2D;
+  return gatherRows(table, ids);
 }
 
 export class LlamaModel {
@@ -265,8 +275,13 @@ export class LlamaModel {
 
   /** Logits [B·S, V] for token ids [B, S]. */
   logits(ids: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
-    const head = this.base.get(hfParamName(this.cfg.tieEmbeddings ? "embed_tokens" : "lm_head"));
-    return tf.matMul(this.hidden(ids, ctx), head, false, true) as tf.Tensor2D; // [T, V]
+    return this.head(this.hidden(ids, ctx)); // [T, V]
+  }
+
+  /** The LM head: logits [n, V] of final hidden states h [n, d] (only the rows that need them). */
+  head(h: tf.Tensor2D): tf.Tensor2D {
+    const w = this.base.get(hfParamName(this.cfg.tieEmbeddings ? "embed_tokens" : "lm_head"));
+    return tf.matMul(h, w, false, true) as tf.Tensor2D;
   }
 
   /** The method's aux loss over the sites this forward visited (null: none). */

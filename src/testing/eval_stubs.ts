@@ -18,21 +18,27 @@ export function stubTokenizer(extra: string[] = []): WordTokenizer {
   ]);
 }
 
-/** A stand-in model whose next-token logits are 10 at `next(last input token)` and 0 elsewhere. */
+/**
+ * A stand-in model whose next-token logits are 10 at `next(last input token)` and 0 elsewhere: its "hidden
+ * state" of a position is that position's token id, and its head maps an id to the logits row.
+ */
 export function stubModel(next: (last: number) => number, vocab: number): LlamaModel {
+  const hidden = (ids: tf.Tensor2D) => ids.reshape([-1, 1]).cast("float32") as tf.Tensor2D;
+  const head = (h: tf.Tensor2D) =>
+    tf.tidy(() => {
+      const rows = Array.from(h.dataSync()).map((last) => {
+        const row = new Array(vocab).fill(0);
+        row[next(last)] = 10;
+        return row;
+      });
+      return tf.tensor2d(rows, [rows.length, vocab]);
+    });
   return {
     cfg: { vocabSize: vocab },
     method: null,
-    logits: (ids: tf.Tensor2D) =>
-      tf.tidy(() => {
-        const flat = Array.from(ids.dataSync());
-        const rows = flat.map((last) => {
-          const row = new Array(vocab).fill(0);
-          row[next(last)] = 10;
-          return row;
-        });
-        return tf.tensor2d(rows, [flat.length, vocab]);
-      }),
+    hidden,
+    head,
+    logits: (ids: tf.Tensor2D) => tf.tidy(() => head(hidden(ids))),
   } as unknown as LlamaModel;
 }
 

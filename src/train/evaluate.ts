@@ -149,8 +149,8 @@ async function logProbsAt(
   const ctx = forwardContext({ routings: routing ? new Map() : undefined });
   const maskT = tf.tensor1d(mask);
   const picked = tf.tidy(() => {
-    const logits = model.logits(tf.tensor2d(ids, [rows.length, S], "int32"), ctx); // [B·S, V]
-    return tf.logSoftmax(tf.gather(logits, tf.tensor1d(flat, "int32"))); // [ΣK, V]
+    const h = model.hidden(tf.tensor2d(ids, [rows.length, S], "int32"), ctx); // [B·S, d]
+    return tf.logSoftmax(model.head(tf.gather(h, tf.tensor1d(flat, "int32")))); // [ΣK, V]: the head only where read
   });
   const data = (await picked.data()) as Float32Array;
   picked.dispose();

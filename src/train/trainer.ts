@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { FUSED, hasFusedKernels } from "../backend/fused_kernels.ts";
 import type { Batch } from "../data/batch.ts";
 import { NonFiniteLossError } from "../errors.ts";
-import { type LlamaModel, lmLoss } from "../model/llama.ts";
+import { gatherRows, type LlamaModel, lmLoss } from "../model/llama.ts";
 import { forwardContext } from "../moe/moe_linear.ts";
 import { faultValue } from "../util/fault.ts";
 import { hash32 } from "../util/rng.ts";
@@ -108,12 +108,30 @@ function batchTensors(b: Batch) {
   };
 }
 
-/** Loss of one micro-batch: next-token cross-entropy plus the method's weighted aux losses. */
+/** Positions of `b` that carry loss, or null when every position does (then the head runs on all of them). */
+export function lossPositions(b: Batch): Int32Array | null {
+  let n = 0;
+  for (const m of b.lossMask) if (m !== 0) n++;
+  if (n === b.lossMask.length || n === 0) return null;
+  const at = new Int32Array(n);
+  for (let i = 0, k = 0; i < b.lossMask.length; i++) if (b.lossMask[i] !== 0) at[k++] = i;
+  return at;
+}
+
+/**
+ * Loss of one micro-batch: next-token cross-entropy plus the method's weighted aux losses. The LM head and the
+ * cross-entropy run only on the positions that carry loss (the answer tokens of a prompt/answer record): the
+ * same sum over the same positions, without V-wide logits for the prompt.
+ */
 export function batchLoss(model: LlamaModel, b: Batch, dropoutSeed: number | null, training: boolean): tf.Scalar {
   return tf.tidy(() => {
     const t = batchTensors(b);
     const ctx = forwardContext({ training, seed: dropoutSeed, mask: t.attnMask });
-    const ce = lmLoss(model.logits(t.ids, ctx), t.targets, t.lossMask);
+    const h = model.hidden(t.ids, ctx); // [T, d]
+    const at = lossPositions(b);
+    const ce = at
+      ? lmLoss(model.head(gatherRows(h, tf.tensor1d(at, "int32"))), tf.gather(t.targets, at), tf.gather(t.lossMask, at))
+      : lmLoss(model.head(h), t.targets, t.lossMask);
     const aux = model.auxLoss(ctx);
     return (aux ? ce.add(aux.total) : ce) as tf.Scalar;
   });

@@ -4,7 +4,8 @@ import { loadBlas } from "../backend/blas_ffi.ts";
 import { collate } from "../data/batch.ts";
 import { NonFiniteLossError } from "../errors.ts";
 import { BaseWeights } from "../model/base.ts";
-import { LlamaModel } from "../model/llama.ts";
+import { LlamaModel, lmLoss } from "../model/llama.ts";
+import { forwardContext } from "../moe/moe_linear.ts";
 import { METHOD_NAMES, methodConfig, type MethodName } from "../routers/registry.ts";
 import { assert, assertAllClose, assertAlmostEquals, assertEquals, assertRejects } from "../testing/asserts.ts";
 import { Rng } from "../testing/tensors.ts";
@@ -13,7 +14,7 @@ import { latestCheckpoint, listCheckpoints, loadCheckpoint } from "./checkpoint.
 import { parseTrainConfig } from "./config.ts";
 import { AdamW } from "./optim.ts";
 import { learningRate } from "./schedule.ts";
-import { gradientNorm, train, type TrainData } from "./trainer.ts";
+import { batchLoss, gradientNorm, lossPositions, train, type TrainData } from "./trainer.ts";
 
 await initBackend("cpu");
 
@@ -168,6 +169,28 @@ Deno.test("gradient accumulation over two micro-batches equals one batch of both
     return out.flat();
   };
   assertAllClose(await run(halves, 2, 4), await run(whole, 1, 8), 1e-6);
+});
+
+Deno.test("the loss on loss-carrying positions only equals the full-logits loss (value and gradients)", () => {
+  const { base, model } = build("topk", { nExperts: 3, topK: 2 });
+  const b = collate(toyExamples(4, 5));
+  assert(lossPositions(b) !== null, "the toy batch has prompt positions without loss");
+  const vars = model.trainableVariables();
+  const full = tf.variableGrads(() =>
+    tf.tidy(() => {
+      const ctx = forwardContext({ training: true, mask: tf.tensor1d(b.attnMask) });
+      const ids = tf.tensor2d(b.inputIds, [b.batchSize, b.seqLen], "int32");
+      const ce = lmLoss(model.logits(ids, ctx), tf.tensor1d(b.targetIds, "int32"), tf.tensor1d(b.lossMask));
+      return ce.add(model.auxLoss(ctx)!.total) as tf.Scalar;
+    }), vars);
+  const rows = tf.variableGrads(() => batchLoss(model, b, null, true), vars);
+  assertAllClose([rows.value.dataSync()[0]], [full.value.dataSync()[0]], 1e-7, 1e-6);
+  for (const v of vars) {
+    assertAllClose(Array.from(rows.grads[v.name].dataSync()), Array.from(full.grads[v.name].dataSync()), 1e-7, 1e-5);
+  }
+  tf.dispose([full.value, rows.value, ...Object.values(full.grads), ...Object.values(rows.grads)]);
+  model.dispose();
+  base.dispose();
 });
 
 Deno.test("AdamW matches a hand computation of two steps with decoupled weight decay", () => {
