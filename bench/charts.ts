@@ -90,6 +90,12 @@ function sweepRows(rows: readonly LayerRow[], center: GridShape, axis: typeof AX
 }
 
 /** Write every chart the results support into `dir`; returns the file names. */
+/** One throughput chart per step-bench model shape. */
+const STEP_CHARTS = [
+  ["embedded", "step_tokens_per_s", "Training step throughput, embedded-default model"],
+  ["real-vocab", "step_real_vocab_tokens_per_s", "Training step throughput, real-format shape (vocabulary 32,001)"],
+] as const;
+
 export async function writeCharts(dir: string, r: BenchResults, steps: Row[], sparsity: Row[]) {
   const charts: string[] = [];
   const add = async (name: string, spec: Parameters<typeof writeChart>[2]) => {
@@ -151,16 +157,29 @@ export async function writeCharts(dir: string, r: BenchResults, steps: Row[], sp
       }),
     );
   }
-  if (steps.length) {
+  for (const [model, file, title] of STEP_CHARTS) {
+    const rows = steps.filter((s) => s.model === model);
+    if (!rows.length) continue;
+    const tokens = (s: Row, ms: number) => (s.tokens_per_s as number) * (s.ms_median as number) / ms;
+    const torchRows = rows.filter((s) => s.torch_cpu_ms !== null && (s.backend === rows[0].backend)).map((s) => ({
+      method: s.method,
+      backend: "torch CPU",
+      tokens_per_s: tokens(s, s.torch_cpu_ms as number),
+      err: (tokens(s, s.torch_cpu_q1 as number) - tokens(s, s.torch_cpu_q3 as number)) / 2,
+    }));
     await add(
-      "step_tokens_per_s",
+      file,
       barWithErrorBars({
-        data: steps.map((s) => ({
-          ...s,
-          err: ((s.tokens_per_s_q3 as number) - (s.tokens_per_s_q1 as number)) / 2,
-        })),
-        title: "Training step throughput, embedded-default model",
-        subtitle: "all 7 projections at total rank 16 (MoE: 8 experts × r 2); error bars ± half the IQR",
+        data: [
+          ...rows.map((s) => ({
+            ...s,
+            err: ((s.tokens_per_s_q3 as number) - (s.tokens_per_s_q1 as number)) / 2,
+          })),
+          ...torchRows,
+        ],
+        title,
+        subtitle: "all 7 projections at total rank 16 (MoE: 8 experts × r 2); torch CPU = the PyTorch eager step " +
+          "timed in the same rounds; error bars ± half the IQR",
         x: "method",
         y: "tokens_per_s",
         yErr: "err",

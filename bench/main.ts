@@ -28,7 +28,15 @@ import {
   type ShapeAxes,
   sparsityCases,
 } from "./presets.ts";
-import { benchSteps, sgemmPeak, soak, STEP_METHOD_NAMES, type StepResult } from "./step.ts";
+import {
+  benchSteps,
+  sgemmPeak,
+  soak,
+  STEP_METHOD_NAMES,
+  type StepModel,
+  type StepResult,
+  type StepShape,
+} from "./step.ts";
 import { finishTorch, startTorch, torchGroup, type TorchSession, torchStepRounds } from "./reference.ts";
 
 const spec: CommandSpec = {
@@ -58,6 +66,11 @@ const spec: CommandSpec = {
     "step-methods": {
       type: "string",
       description: `training-step methods (${STEP_METHOD_NAMES.join(",")}); 'none' skips the step bench`,
+      value: "<list>",
+    },
+    "real-vocab": {
+      type: "string",
+      description: "training-step methods at the real-format shape (vocabulary 32,001); 'none' skips it",
       value: "<list>",
     },
     soak: { type: "string", description: "training steps of the memory soak (0 skips it)", value: "<n>" },
@@ -134,6 +147,8 @@ const Flags = z.object({
     xs.filter((x) => x !== "none")
   )
     .optional(),
+  "real-vocab": listOf([...STEP_METHOD_NAMES, "none"], "step method").transform((xs) => xs.filter((x) => x !== "none"))
+    .optional(),
   soak: z.coerce.number().int("must be an integer").min(0, "must be ≥ 0").optional(),
   torch: z.boolean().optional(),
   "no-torch": z.boolean().optional(),
@@ -175,6 +190,7 @@ export function resolvePlan(flags: Flags): Preset {
     timing,
     backends,
     sparsity: shapeFlags ? null : preset.sparsity,
+    realVocab: { ...preset.realVocab, methods: flags["real-vocab"] ?? preset.realVocab.methods },
     soak: { ...preset.soak, steps: flags.soak ?? preset.soak.steps },
     torch: flags["no-torch"] ? false : flags.torch ?? preset.torch,
   };
@@ -216,17 +232,27 @@ async function runBackends(plan: Preset, results: BenchResults, torch: TorchSess
     });
     results.layer.push(...rows);
     log(`${b.backend} layer bench: ${cases.length} cases in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-    if (b.stepMethods.length) {
+    const models: [StepModel, string[], StepShape][] = [["embedded", b.stepMethods, plan.step.shape]];
+    if (!results.steps.some((x) => x.model === "real-vocab")) {
+      models.push(["real-vocab", plan.realVocab.methods, plan.realVocab.shape]); // first backend only
+    }
+    for (const [model, methods, shape] of models) {
+      if (!methods.length) continue;
       if (results.sgemmPeakGflops === null) {
         results.sgemmPeakGflops = await sgemmPeak();
         if (results.sgemmPeakGflops) log(`cblas_sgemm peak at 1024³: ${results.sgemmPeakGflops.toFixed(1)} GFLOP/s`);
       }
       const s0 = performance.now();
-      const ref = torch && b.backend !== "webgpu" ? torchStepRounds(torch, b.stepMethods, plan.step) : null;
-      const steps: StepResult[] = await benchSteps(b.stepMethods, plan.step.shape, plan.step, ref?.afterRound);
+      const step = { ...plan.step, shape };
+      const ref = torch && b.backend !== "webgpu" ? torchStepRounds(torch, methods, step, model) : null;
+      const steps: StepResult[] = await benchSteps(methods, shape, step, ref?.afterRound, model);
       ref?.attach(steps);
-      results.steps.push({ backend: b.backend, shape: plan.step.shape, results: steps });
-      log(`${b.backend} step bench: ${steps.length} methods in ${((performance.now() - s0) / 1000).toFixed(0)} s`);
+      results.steps.push({ backend: b.backend, model, shape, results: steps });
+      log(
+        `${b.backend} ${model} step bench: ${steps.length} methods in ${
+          ((performance.now() - s0) / 1000).toFixed(0)
+        } s`,
+      );
     }
   }
 }

@@ -25,7 +25,7 @@ import {
   type Verdict,
   verdictText,
 } from "./ratios.ts";
-import type { SoakSample, StepResult, StepShape } from "./step.ts";
+import type { SoakSample, StepModel, StepResult, StepShape } from "./step.ts";
 import type { TorchTiming } from "./torch.ts";
 
 export interface TorchRun {
@@ -47,7 +47,7 @@ export interface BenchResults {
   torchCuda: TorchRun | null;
   /** Why torch did not run (null when it did). */
   torchNote: string | null;
-  steps: { backend: string; shape: StepShape; results: StepResult[] }[];
+  steps: { backend: string; model: StepModel; shape: StepShape; results: StepResult[] }[];
   /** cblas_sgemm GFLOP/s at 1024³ measured in this run: the step table's utilisation is relative to it. */
   sgemmPeakGflops: number | null;
   soak: { backend: string; method: string; shape: StepShape; samples: SoakSample[]; msPerStep: number } | null;
@@ -108,10 +108,11 @@ function layerDisplay(raw: Row[], withCuda: boolean): Row[] {
 }
 
 function stepRaw(r: BenchResults): Row[] {
-  return r.steps.flatMap(({ backend, shape, results }) => {
+  return r.steps.flatMap(({ backend, model, shape, results }) => {
     const lora = results.find((s) => s.method === "lora");
     return results.map((s) => ({
       backend,
+      model,
       method: s.method,
       batch: shape.batch,
       seq_len: shape.seqLen,
@@ -173,8 +174,9 @@ function sparsityRows(r: BenchResults): Row[] {
 /** All verdicts of the run, in the issue's order. */
 export function verdicts(r: BenchResults): Verdict[] {
   const out = r.steps.flatMap((s) => {
-    const where = `${s.backend}, batch ${s.shape.batch}×${s.shape.seqLen}`;
-    return [...stepVerdicts(where, s.results), stepTorchVerdict(where, s.results)];
+    const where = `${s.backend}, ${s.model}, batch ${s.shape.batch}×${s.shape.seqLen}`;
+    const overhead = s.model === "embedded" ? stepVerdicts(where, s.results) : [];
+    return [...overhead, stepTorchVerdict(where, s.results)];
   });
   out.push(blasTorchVerdict(r.layer, r.torchCpu?.timings ?? null));
   out.push(soakVerdict(r.soak?.samples ?? []));
@@ -201,6 +203,7 @@ export async function writeResults(dir: string, r: BenchResults, manifest: Recor
     steps,
     steps.map((s) => ({
       backend: s.backend,
+      model: s.model,
       method: s.method,
       "ms median [IQR]": msText(s.ms_median as number, s.ms_q1 as number, s.ms_q3 as number),
       "tokens/s": (s.tokens_per_s as number).toFixed(0),

@@ -59,6 +59,8 @@ export interface Preset {
   /** Sparse vs dense: top-k and soft routing over these expert counts at `center` (first backend only). */
   sparsity: { experts: number[]; center: GridShape } | null;
   step: { shape: StepShape; warmup: number; rounds: number; perRound: number };
+  /** Training steps at the real-format shape (vocabulary 32,001; first step-bench backend only). */
+  realVocab: { shape: StepShape; methods: string[] };
   soak: { steps: number; shape: StepShape; every: number; method: string };
   torch: boolean;
 }
@@ -92,6 +94,7 @@ export const PRESETS: Record<string, Preset> = {
     }],
     sparsity: null,
     step: { shape: { batch: 2, seqLen: 16 }, warmup: 1, rounds: 1, perRound: 2 },
+    realVocab: { shape: { batch: 2, seqLen: 16 }, methods: [] },
     soak: { steps: 10, shape: { batch: 2, seqLen: 16 }, every: 5, method: "topk" },
     torch: true,
   },
@@ -127,7 +130,8 @@ export const PRESETS: Record<string, Preset> = {
       },
     ],
     sparsity: { experts: [4, 8, 16, 32, 64], center: CENTER },
-    step: { shape: { batch: 16, seqLen: 64 }, warmup: 1, rounds: 3, perRound: 2 },
+    step: { shape: { batch: 16, seqLen: 64 }, warmup: 2, rounds: 4, perRound: 3 },
+    realVocab: { shape: { batch: 8, seqLen: 128 }, methods: ["lora", "topk"] },
     soak: { steps: 1000, shape: { batch: 4, seqLen: 32 }, every: 50, method: "topk" },
     torch: true,
   },
@@ -143,6 +147,7 @@ export const PRESETS: Record<string, Preset> = {
     })),
     sparsity: { experts: [4, 8, 16, 32, 64], center: CENTER },
     step: { shape: { batch: 16, seqLen: 64 }, warmup: 2, rounds: 5, perRound: 4 },
+    realVocab: { shape: { batch: 8, seqLen: 128 }, methods: ALL_STEP },
     soak: { steps: 1000, shape: { batch: 16, seqLen: 64 }, every: 50, method: "topk" },
     torch: true,
   },

@@ -8,7 +8,7 @@ import type { LayerRow } from "./measure.ts";
 import type { BenchResults, TorchRun } from "./output.ts";
 import type { Preset } from "./presets.ts";
 import { torchId } from "./ratios.ts";
-import { type StepResult, type StepShape, torchStepRequest } from "./step.ts";
+import { type StepModel, type StepResult, type StepShape, torchStepRequest } from "./step.ts";
 import { summarize } from "./stats.ts";
 import { DISPATCH, probeTorch, TORCH_INSTALL_HINT, type TorchCase, TorchServer, type TorchTiming } from "./torch.ts";
 
@@ -110,12 +110,13 @@ export function torchStepRounds(
   s: TorchSession,
   methods: string[],
   step: { shape: StepShape; warmup: number; perRound: number },
+  model: StepModel = "embedded",
 ) {
   const samples = new Map<string, number[]>(methods.map((m) => [m, []]));
   const trainable = new Map<string, number>();
   return {
     afterRound: async () => {
-      const req = torchStepRequest(methods, step.shape, step.perRound, Math.max(1, step.warmup));
+      const req = torchStepRequest(methods, step.shape, step.perRound, Math.max(1, step.warmup), model);
       const out = await s.cpu.request<TorchStepTiming>(req);
       for (const r of out.results) {
         samples.get(r.id)!.push(...r.samples);

@@ -33,6 +33,27 @@ export const EMBEDDED_DEFAULT = {
   tieEmbeddings: true,
 };
 
+/**
+ * The real-format shape (issue 15): a 2-layer, hidden-64 Llama with a Llama-2-sized vocabulary (32,001
+ * tokens), untied LM head, 4 heads / 2 KV heads. Its cost is the vocabulary: logits, softmax and
+ * cross-entropy over 32,001 columns for every position.
+ */
+export const REAL_VOCAB = {
+  vocabSize: 32001,
+  dModel: 64,
+  nLayers: 2,
+  nHeads: 4,
+  nKvHeads: 2,
+  headDim: 16,
+  dFF: 172,
+  maxSeqLen: 128,
+  tieEmbeddings: false,
+};
+
+/** Step-bench model shapes by name. */
+export const STEP_MODELS = { embedded: EMBEDDED_DEFAULT, "real-vocab": REAL_VOCAB } as const;
+export type StepModel = keyof typeof STEP_MODELS;
+
 const ALL_TARGETS = ["q", "k", "v", "o", "gate", "up", "down"];
 const MOA_LORA_TYPES = ["Q", "K", "V", "O", "FFN_UP", "FFN_GATE", "FFN_DOWN"];
 
@@ -74,9 +95,9 @@ export function randomBatches(shape: StepShape, count: number, vocab: number, se
   });
 }
 
-/** The frozen random base of the embedded-default shape. */
-export function embeddedBase(seed = 3): BaseWeights {
-  const base = BaseWeights.random(parseLlamaConfig(EMBEDDED_DEFAULT), new Rng(seed));
+/** A frozen random base of a step-bench shape (the embedded default unless named). */
+export function embeddedBase(seed = 3, model: StepModel = "embedded"): BaseWeights {
+  const base = BaseWeights.random(parseLlamaConfig(STEP_MODELS[model]), new Rng(seed));
   base.setTrainable(false);
   return base;
 }
@@ -151,11 +172,17 @@ export function torchStepMethod(name: string): TorchStepMethod {
 }
 
 /** The torch_step.py request for `methods` at `shape`: `reps` more timed steps of each. */
-export function torchStepRequest(methods: string[], shape: StepShape, reps: number, warmup: number) {
-  const m = parseLlamaConfig(EMBEDDED_DEFAULT);
+export function torchStepRequest(
+  methods: string[],
+  shape: StepShape,
+  reps: number,
+  warmup: number,
+  model: StepModel = "embedded",
+) {
+  const m = parseLlamaConfig(STEP_MODELS[model]);
   return {
     steps: {
-      model: { ...EMBEDDED_DEFAULT, ropeTheta: m.ropeTheta, rmsNormEps: m.rmsNormEps },
+      model: { ...STEP_MODELS[model], ropeTheta: m.ropeTheta, rmsNormEps: m.rmsNormEps },
       batch: shape.batch,
       seqLen: shape.seqLen,
       methods: methods.map(torchStepMethod),
@@ -191,9 +218,10 @@ export async function benchSteps(
   opts: { warmup: number; rounds: number; perRound: number },
   /** Called after each round (the PyTorch reference times its steps there, under the same load). */
   afterRound?: (round: number) => Promise<void>,
+  model: StepModel = "embedded",
 ): Promise<StepResult[]> {
-  const base = embeddedBase();
-  const batches = randomBatches(shape, 4, EMBEDDED_DEFAULT.vocabSize);
+  const base = embeddedBase(3, model);
+  const batches = randomBatches(shape, 4, STEP_MODELS[model].vocabSize);
   const data: TrainData = { epoch: () => batches };
   const models = methods.map((m) => new LlamaModel(base, STEP_METHODS[m](), new Rng(11)));
   const samples = methods.map(() => [] as number[]);

@@ -71,7 +71,8 @@ export function summaryLines(r: BenchResults): string[] {
   }
   if (r.torchNote) lines.push("", r.torchNote);
   for (const s of r.steps) {
-    lines.push("", `Training step, embedded-default model, ${s.backend}, batch ${s.shape.batch}×${s.shape.seqLen}:`);
+    const what = s.model === "embedded" ? "embedded-default model" : "real-format shape (vocabulary 32,001)";
+    lines.push("", `Training step, ${what}, ${s.backend}, batch ${s.shape.batch}×${s.shape.seqLen}:`);
     const lora = s.results.find((x) => x.method === "lora");
     for (const x of s.results) {
       const tps = x.tokensPerStep / (x.timing.median / 1000);

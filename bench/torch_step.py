@@ -1,5 +1,5 @@
 """PyTorch reference of a whole training step (bench/step.ts): the embedded-default Llama (RMSNorm, RoPE,
-grouped-query causal attention, SwiGLU, tied embeddings) with a random frozen base, the method's adapters on
+grouped-query causal attention, SwiGLU, tied or separate LM head) with a random frozen base, the method's adapters on
 all seven projections, next-token cross-entropy + the method's aux losses, backward, clip_grad_norm_(1.0) and
 torch.optim.AdamW — what a PyTorch user writes in eager mode, on the same shapes and batches as ours.
 
@@ -70,6 +70,7 @@ class StepModel:
                 })
             self.layers.append(L)
         self.norm = torch.ones(d)
+        self.lm_head = self.embed if m.get("tieEmbeddings", True) else torch.randn(V, d, generator=gen) * std
         hd = m["headDim"]
         inv = 1.0 / (m["ropeTheta"] ** (torch.arange(0, hd, 2).float() / hd))
         ang = torch.outer(torch.arange(spec["seqLen"]).float(), inv)
@@ -146,7 +147,7 @@ class StepModel:
             h2 = self.rms(x, L["mlp_norm"])
             ff = F.silu(self.linear(L, "gate", h2, aux, gates)) * self.linear(L, "up", h2, aux, gates)
             x = x + self.linear(L, "down", ff, aux, gates)
-        logits = self.rms(x, self.norm) @ self.embed.t()
+        logits = self.rms(x, self.norm) @ self.lm_head.t()
         ce = F.cross_entropy(logits, targets.reshape(-1))
         return ce + sum(aux) if aux else ce
 
