@@ -92,14 +92,20 @@ export function parseCommonsenseJson(
     throw new DataError(`${path}: not valid JSON (${(e as Error).message}); fix or re-download the file`);
   }
   if (!Array.isArray(data)) throw new DataError(`${path}: expected a JSON array of records, got ${describe(data)}`);
+  if (data.length === 0) throw new DataError(`${path}: holds no records ([]); give a file with at least one record`);
   const warn = opts.warn ?? ((line: string) => console.warn(line));
   const records: QARecord[] = [];
+  let firstBad = "";
   data.forEach((value, i) => {
     const r = checkRecord(value, i, task, opts);
     if (typeof r !== "string") return void records.push(r);
+    firstBad ||= r;
     if (opts.onBadRecord === "skip") warn(`warning: ${path}: ${r}; skipped`);
     else throw new DataError(`${path}: ${r}; fix or remove it, or load with onBadRecord "skip"`);
   });
+  if (records.length === 0) {
+    throw new DataError(`${path}: all ${data.length} records were skipped (the first: ${firstBad}); nothing to use`);
+  }
   return records;
 }
 

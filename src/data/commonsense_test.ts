@@ -195,3 +195,19 @@ Deno.test("malformed JSON, a non-array and a missing file are DataErrors naming 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an empty file, or one whose every record was skipped, is a one-line DataError naming the file", () => {
+  assertThrows(
+    () => parseCommonsenseJson("[]", "boolq/test.json", "boolq"),
+    DataError,
+    "boolq/test.json: holds no records",
+  );
+  const [, bad, message] = BAD[0];
+  const e = assertThrows(
+    () => parseCommonsenseJson(JSON.stringify([bad, bad]), "t.json", null, { onBadRecord: "skip", warn: () => {} }),
+    DataError,
+    "t.json: all 2 records were skipped",
+  );
+  assert(e.message.includes(message.replace("record 1", "record 0")), e.message);
+  assert(!e.message.includes("\n"));
+});

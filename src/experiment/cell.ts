@@ -12,7 +12,7 @@ import { loadCommonsenseTest, loadCommonsenseTrain } from "../data/commonsense.t
 import { type EmbeddedSuite, mixTrain } from "../data/suite.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
 import { type QARecord, type TaskName, TASKS } from "../data/types.ts";
-import { CheckpointError } from "../errors.ts";
+import { CheckpointError, DataError } from "../errors.ts";
 import type { BaseWeights } from "../model/base.ts";
 import { adapterFlops } from "../model/flops.ts";
 import { loadHfModel } from "../model/hf_model.ts";
@@ -201,7 +201,14 @@ async function loadDataset(
     };
   }
   const opts = { onBadRecord: spec.onBadRecord, warn: log };
-  let train = await loadCommonsenseTrain(join(spec.dir, spec.trainFile), opts);
+  const trainPath = join(spec.dir, spec.trainFile);
+  let train = await loadCommonsenseTrain(trainPath, opts);
+  const missing = spec.tasks.filter((t) => !train.some((r) => r.task === t));
+  if (missing.length) {
+    throw new DataError(
+      `${trainPath}: no training records for ${missing.join(", ")}; add them or evaluate without those tasks`,
+    );
+  }
   train = new Rng(seed).fork("train-order").shuffle(train);
   if (spec.trainLimit !== null) train = train.slice(0, spec.trainLimit);
   const test = await loadCommonsenseTest(spec.dir, spec.tasks, opts);

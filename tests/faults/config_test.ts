@@ -224,3 +224,31 @@ Deno.test("a malformed record in a data file: one line naming file, record and f
   await assertComplete(join(out, "data"), ["skip bad records", "fail on bad records"]);
   await Deno.remove(tmp, { recursive: true });
 });
+
+Deno.test("an empty test file, or a task without training records: one line naming the file and task, exit 1", async () => {
+  await warmCache();
+  const tmp = await Deno.makeTempDir({ prefix: "mole-empty-" });
+  const data = join(tmp, "data");
+  await Deno.mkdir(join(data, "boolq"), { recursive: true });
+  const train = join(data, "commonsense_170k.json");
+  await Deno.writeTextFile(train, JSON.stringify([boolq("is the sky blue", "true"), boolq("is fire cold", "false")]));
+  await Deno.writeTextFile(join(data, "boolq", "test.json"), "[]");
+  const run = async (name: string, tasks: string[]) => {
+    const spec = { kind: "commonsense", dir: data, tasks, onBadRecord: "fail" };
+    const grid = await gridFile(tmp, name, [quickCell(name, { method: "lora", rank: 4, targets: ["q", "v"] }, {
+      data: spec,
+    })]);
+    return await experiment(["--cells", grid, "--quick", "--out", join(tmp, "results"), "--backend", BACKEND]);
+  };
+  assertEquals(
+    oneLineError(await run("missing", ["boolq", "piqa"]), 1),
+    `error: missing: cell 'missing' seed 0: ${train}: no training records for piqa; add them or evaluate without ` +
+      "those tasks",
+  );
+  const testFile = join(data, "boolq", "test.json");
+  assertEquals(
+    oneLineError(await run("empty", ["boolq"]), 1),
+    `error: empty: cell 'empty' seed 0: ${testFile}: holds no records ([]); give a file with at least one record`,
+  );
+  await Deno.remove(tmp, { recursive: true });
+});
