@@ -18,9 +18,12 @@
  *   MoleSumSquares     Σ over every input tensor of Σ x²                               → scalar
  *   MoleAdamW          g' = s·g;  m ← β1 m + (1−β1) g';  v ← β2 v + (1−β2) g'²;
  *                      p ← p(1 − lr·λ) − lr·(m/c1)/(√(v/c2) + ε)                          → [m, v, p]
- * and one router kernel, a selection mask without gradient:
+ * and the routers' small [T, N] pieces, each a chain of tfjs ops per site:
  *   MoleDynamicMask    DynMoLE's keep mask from p [T, N] and H̃ [T] (src/routers/dynmole.ts), with the same
- *                      float32 rounding as the composed rank / cumulative-sum ops, so decisions agree exactly.
+ *                      float32 rounding as the composed rank / cumulative-sum ops, so decisions agree exactly
+ *   MoleTopKMask       1 for the k largest entries of each row (ties to the lower index), else 0
+ *   MoleRenorm         g = w⊙m / D,  D = Σ_j w_j m_j (or 1 where that sum is 0 and `guard` is set)  → [g, D]
+ *   MoleRenormGrad     dw = m ⊙ (dg − Σ_j g_j dg_j) / D                                         → dw
  */
 import * as tf from "@tensorflow/tfjs";
 import { POOL } from "./buffer_pool.ts";
@@ -39,6 +42,9 @@ export const FUSED = {
   crossEntropy: "MoleCrossEntropy",
   crossEntropyGrad: "MoleCrossEntropyGrad",
   dynamicMask: "MoleDynamicMask",
+  topKMask: "MoleTopKMask",
+  renorm: "MoleRenorm",
+  renormGrad: "MoleRenormGrad",
   sumSquares: "MoleSumSquares",
   adamW: "MoleAdamW",
 } as const;
@@ -246,6 +252,53 @@ function dynamicMask(a: KernelArgs): TensorInfo {
   return out(a, p.shape, keep);
 }
 
+function topKMask(a: KernelArgs): TensorInfo {
+  const { p } = a.inputs as { p: TensorInfo };
+  const k = a.attrs!.k as number;
+  const [T, N] = p.shape;
+  const pv = vals(a, p);
+  const m = POOL.take(T * N);
+  for (let o = 0; o < T * N; o += N) {
+    for (let i = 0; i < N; i++) {
+      let rank = 0; // entries above p_i, and equal ones at lower indices
+      for (let j = 0; j < N && rank < k; j++) if (pv[o + j] > pv[o + i] || (j < i && pv[o + j] === pv[o + i])) rank++;
+      m[o + i] = rank < k ? 1 : 0;
+    }
+  }
+  return out(a, p.shape, m);
+}
+
+function renorm(a: KernelArgs): TensorInfo[] {
+  const { w, m } = a.inputs as Record<string, TensorInfo>;
+  const guard = Boolean(a.attrs!.guard);
+  const [T, N] = w.shape;
+  const [wv, mv] = [vals(a, w), vals(a, m)];
+  const g = POOL.take(T * N);
+  const den = new Float32Array(T);
+  for (let t = 0, o = 0; t < T; t++, o += N) {
+    let s = 0;
+    for (let i = 0; i < N; i++) s += Math.fround(wv[o + i] * mv[o + i]);
+    let d = Math.fround(s);
+    if (guard && d === 0) d = 1;
+    den[t] = d;
+    for (let i = 0; i < N; i++) g[o + i] = Math.fround(wv[o + i] * mv[o + i]) / d;
+  }
+  return [out(a, w.shape, g), out(a, [T], den)];
+}
+
+function renormGrad(a: KernelArgs): TensorInfo {
+  const { dg, g, m, den } = a.inputs as Record<string, TensorInfo>;
+  const [T, N] = g.shape;
+  const [dv, gv, mv, d] = [vals(a, dg), vals(a, g), vals(a, m), vals(a, den)];
+  const dw = POOL.take(T * N);
+  for (let t = 0, o = 0; t < T; t++, o += N) {
+    let dot = 0;
+    for (let i = 0; i < N; i++) dot += gv[o + i] * dv[o + i];
+    for (let i = 0; i < N; i++) dw[o + i] = (mv[o + i] * (dv[o + i] - dot)) / d[t];
+  }
+  return out(a, g.shape, dw);
+}
+
 function sumSquares(a: KernelArgs): TensorInfo {
   let total = 0;
   for (const t of Object.values(a.inputs)) {
@@ -283,6 +336,9 @@ const KERNELS: [string, unknown][] = [
   [FUSED.crossEntropy, crossEntropy],
   [FUSED.crossEntropyGrad, crossEntropyGrad],
   [FUSED.dynamicMask, dynamicMask],
+  [FUSED.topKMask, topKMask],
+  [FUSED.renorm, renorm],
+  [FUSED.renormGrad, renormGrad],
   [FUSED.sumSquares, sumSquares],
   [FUSED.adamW, adamW],
 ];

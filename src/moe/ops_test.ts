@@ -1,8 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../backend/backend.ts";
+import { loadBlas } from "../backend/blas_ffi.ts";
 import { assertAllClose, assertEquals } from "../testing/asserts.ts";
 import { mat, vec } from "../testing/tensors.ts";
-import { cumulativeDescending, descendingRank, nonDiff, tokenMean, topKMask } from "./ops.ts";
+import { cumulativeDescending, descendingRank, nonDiff, renormalize, tokenMean, topKMask } from "./ops.ts";
 
 await initBackend("cpu");
 
@@ -47,4 +48,37 @@ Deno.test("tokenMean averages over rows, or only over rows with mask 1 (with an 
   const mask = tf.tensor1d([1, 1, 0]);
   assertAllClose(vec(tokenMean(v, mask)), [2, 3], 1e-6);
   assertAllClose(vec(tokenMean(v, mask, 1e-8)), [4 / (2 + 1e-8), 6 / (2 + 1e-8)], 1e-6);
+});
+
+Deno.test({
+  name: "topKMask and renormalize: blas's kernels equal the composed ops (ties, a zero row, gradients)",
+  ignore: loadBlas() === null,
+  fn: async () => {
+    const rows = [[0.1, 0.4, 0.4, 0.1], [0.25, 0.25, 0.25, 0.25], [0.7, 0.1, 0.15, 0.05], [0, 0, 0, 0]];
+    const dg = [[1, -2, 0.5, 3], [0.1, 0.2, 0.3, 0.4], [-1, 1, -1, 1], [1, -1, 2, 0.5]];
+    const run = async (backend: "cpu" | "blas") => {
+      await initBackend(backend);
+      const out: number[][] = [];
+      for (const k of [1, 2, 3]) {
+        const p = tf.tensor2d(rows);
+        const m = topKMask(p, k);
+        out.push(Array.from(await m.data()));
+        for (const guard of [false, true]) {
+          const w = (guard ? p : p.add(0.01)) as tf.Tensor2D; // the unguarded form needs a non-zero sum
+          const f = (x: tf.Tensor) => renormalize(x as tf.Tensor2D, m, guard).mul(tf.tensor2d(dg)).sum() as tf.Scalar;
+          const g = renormalize(w, m, guard);
+          const grad = tf.grad(f)(w);
+          out.push(Array.from(await g.data()), Array.from(await grad.data()));
+          tf.dispose([g, grad, ...(guard ? [] : [w])]);
+        }
+        tf.dispose([p, m]);
+      }
+      return out;
+    };
+    const want = await run("cpu");
+    const got = await run("blas");
+    await initBackend("cpu");
+    // gradients are O(1–10): 1e-6 absolute is float32 rounding of the composed chain (its zeros come out ±5e-7)
+    for (const [i, w] of want.entries()) assertAllClose(got[i], w, 1e-6, 1e-6, `output ${i}`);
+  },
 });

@@ -12,10 +12,9 @@ import * as tf from "@tensorflow/tfjs";
 import { kaimingUniform, linearBiasUniform, param } from "../adapters/init.ts";
 import { loraFields } from "../adapters/lora.ts";
 import { z } from "../config.ts";
-import { nonDiff, tokenMean } from "../moe/ops.ts";
+import { nonDiff, renormalize, tokenMean } from "../moe/ops.ts";
 import type { Rng } from "../util/rng.ts";
 import type { SiteMethod } from "./method.ts";
-import { normalizeOrZero } from "./threshold.ts";
 import { GateRouter, loadBalanceLoss } from "./topk.ts";
 import type { RouteContext, Routing } from "./types.ts";
 
@@ -61,7 +60,7 @@ export class AdaMoleRouter extends GateRouter {
     const tau = this.thresholdNet ? this.thresholdNet.tau(x) : tf.fill([T, 1], this.maxThreshold) as tf.Tensor2D;
     const a = p.sub(tau) as tf.Tensor2D; // a = p − τ
     const active = nonDiff(a, (v) => tf.greaterEqual(v, 0).cast("float32")) as tf.Tensor2D; // sel = [a ≥ 0]
-    const g = normalizeOrZero(a.mul(active) as tf.Tensor2D); // g = a·sel / Σ a·sel (÷1 if 0)
+    const g = renormalize(a, active, true); // g = a·sel / Σ a·sel (÷1 if 0)
     const routing: Routing = { g, p, active, threshold: tau.reshape([T]) as tf.Tensor1D };
     if (ctx.training && this.lb.coef > 0) {
       const mask = this.lb.maskPadding ? ctx.mask : null;

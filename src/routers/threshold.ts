@@ -7,18 +7,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { loraFields } from "../adapters/lora.ts";
 import { z } from "../config.ts";
-import { nonDiff } from "../moe/ops.ts";
+import { nonDiff, renormalize } from "../moe/ops.ts";
 import type { Rng } from "../util/rng.ts";
 import type { SiteMethod } from "./method.ts";
 import { countAux, GateRouter, type LbSpec, loadBalanceFields, loadBalanceLoss } from "./topk.ts";
 import type { RouteContext, Routing } from "./types.ts";
-
-/** g = num / Σ num, with Σ num = 0 replaced by 1 (the reference code's zero-sum guard). */
-export function normalizeOrZero(num: tf.Tensor2D): tf.Tensor2D {
-  const den = num.sum(1, true); // [T, 1]
-  const guard = nonDiff(den, (d) => tf.equal(d, 0).cast("float32")); // 1 where the sum is exactly 0
-  return num.div(den.add(guard)) as tf.Tensor2D;
-}
 
 export class ThresholdRouter extends GateRouter {
   constructor(
@@ -36,7 +29,7 @@ export class ThresholdRouter extends GateRouter {
   route(x: tf.Tensor2D, ctx: RouteContext): Routing {
     const p = this.probs(x); // [T, N]
     const active = nonDiff(p, (q) => tf.greaterEqual(q, this.tau).cast("float32")) as tf.Tensor2D; // p ≥ τ
-    const g = normalizeOrZero(p.mul(active) as tf.Tensor2D);
+    const g = renormalize(p, active, true); // p·sel / Σ p·sel, ÷1 where that sum is 0
     const threshold = tf.fill([x.shape[0]], this.tau) as tf.Tensor1D;
     const aux = ctx.training && this.lb.coef > 0 ? countAux(this.layer, active, p, this.lb, 1, ctx) : undefined;
     return { g, p, active, threshold, aux };

@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { kaimingUniform, param } from "../adapters/init.ts";
 import { loraFields } from "../adapters/lora.ts";
 import { z } from "../config.ts";
-import { tokenMean, topKMask } from "../moe/ops.ts";
+import { renormalize, tokenMean, topKMask } from "../moe/ops.ts";
 import type { Rng } from "../util/rng.ts";
 import { aggregateLoadBalance, LB_AGGREGATES, type LbAggregate } from "./losses.ts";
 import type { SiteMethod } from "./method.ts";
@@ -103,8 +103,7 @@ export class TopKRouter extends GateRouter {
   route(x: tf.Tensor2D, ctx: RouteContext): Routing {
     const p = this.probs(x); // [T, N]                          step 1
     const active = topKMask(p, this.k); // [T, N]                step 2: S = TopK(p, k)
-    const kept = p.mul(active);
-    const g = kept.div(kept.sum(1, true)) as tf.Tensor2D; //      step 3: renormalise over S
+    const g = renormalize(p, active, false); //                   step 3: renormalise over S
     const aux = ctx.training && this.lb.coef > 0 ? countAux(this.layer, active, p, this.lb, this.k, ctx) : undefined;
     return { g, p, active, aux };
   }
