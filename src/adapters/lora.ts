@@ -8,6 +8,7 @@
  * with N = 1 and no g. Inactive experts are masked through g = 0, never skipped by a JS loop.
  */
 import * as tf from "@tensorflow/tfjs";
+import { FUSED, hasFusedKernels } from "../backend/fused_kernels.ts";
 import { z } from "../config.ts";
 import { Rng } from "../util/rng.ts";
 import { kaimingUniform, param } from "./init.ts";
@@ -50,6 +51,30 @@ export function dropoutMask(shape: number[], rate: number, seed: number): tf.Ten
   const m = new Float32Array(n);
   for (let i = 0; i < n; i++) m[i] = rng.next() < rate ? 0 : keep;
   return tf.tensor(m, shape);
+}
+
+/**
+ * h = s · g ⊙_r xa: expert e's r columns of xa [T, N·r] scaled by s·g[t, e] (g [T, N]). One kernel each way
+ * where the backend has it (blas); else a broadcast multiply.
+ */
+export function expertScale(xa: tf.Tensor2D, g: tf.Tensor2D, r: number, s: number): tf.Tensor2D {
+  const [T, N] = g.shape;
+  if (!hasFusedKernels()) {
+    return tf.tidy(() => xa.reshape([T, N, r]).mul(g.mul(s).expandDims(2)).reshape([T, N * r]) as tf.Tensor2D);
+  }
+  const op = tf.customGrad((...args: unknown[]) => {
+    const [x, gi, save] = args as [tf.Tensor, tf.Tensor, (ts: tf.Tensor[]) => void];
+    save([x, gi]);
+    return {
+      value: tf.engine().runKernel(FUSED.expertScale, { xa: x, g: gi }, { r, s }) as tf.Tensor,
+      gradFunc: (dh: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.engine().runKernel(FUSED.expertScaleGrad, { dh: dh as tf.Tensor, xa: saved[0], g: saved[1] }, {
+          r,
+          s,
+        }) as tf.Tensor[],
+    };
+  });
+  return op(xa, g) as tf.Tensor2D;
 }
 
 export class LoraBank implements Adapter {
@@ -109,9 +134,8 @@ export class LoraBank implements Adapter {
       const N = this.nExperts;
       const r = this.spec.rank;
       const xa = this.project(x, dropout); // [T, N, r]
-      const w = g ? g.mul(this.scale).expandDims(2) : tf.scalar(this.scale); // [T, N, 1]
-      const h = xa.mul(w).reshape([T, N * r]); // [T, N·r]
-      return tf.matMul(h, this.Bt.reshape([N * r, this.dOut])) as tf.Tensor2D; // [T, d_out]
+      const h = g ? expertScale(xa.reshape([T, N * r]) as tf.Tensor2D, g, r, this.scale) : xa.mul(this.scale);
+      return tf.matMul(h.reshape([T, N * r]), this.Bt.reshape([N * r, this.dOut])) as tf.Tensor2D; // [T, d_out]
     });
   }
 

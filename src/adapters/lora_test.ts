@@ -1,9 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../backend/backend.ts";
+import { loadBlas } from "../backend/blas_ffi.ts";
 import { assert, assertAllClose, assertEquals, assertNotEquals } from "../testing/asserts.ts";
 import { baseOutput, output, testSite } from "../testing/sites.ts";
 import { mat, randn, Rng, vec } from "../testing/tensors.ts";
-import { LoraBank } from "./lora.ts";
+import { expertScale, LoraBank } from "./lora.ts";
 
 await initBackend("cpu");
 
@@ -88,4 +89,27 @@ Deno.test("dropout: none in evaluation; fixed by the seed in training; one mask 
   );
   assertEquals(vec(shared.delta(x, e0, drop)), vec(shared.delta(x, e1, drop)), "one shared mask");
   assertNotEquals(vec(per.delta(x, e0, drop)), vec(per.delta(x, e1, drop)), "a mask per expert");
+});
+
+Deno.test({
+  name: "expertScale: blas's kernel equals the broadcast multiply (value, dxa, dg)",
+  ignore: loadBlas() === null,
+  fn: async () => {
+    const run = async (backend: "cpu" | "blas") => {
+      await initBackend(backend);
+      const xa = tf.tensor2d(Array.from({ length: 5 * 6 }, (_, i) => Math.sin(i)), [5, 6]); // N 3 × r 2
+      const g = tf.tensor2d(Array.from({ length: 5 * 3 }, (_, i) => Math.cos(i)), [5, 3]);
+      const w = tf.tensor2d(Array.from({ length: 5 * 6 }, (_, i) => Math.sin(3 * i + 1)), [5, 6]);
+      const f = (a: tf.Tensor, b: tf.Tensor) => expertScale(a as tf.Tensor2D, b as tf.Tensor2D, 2, 1.5).mul(w).sum();
+      const h = expertScale(xa, g, 2, 1.5);
+      const [dxa, dg] = tf.grads(f)([xa, g]);
+      const out = [h, dxa, dg].map((t) => Array.from(t.dataSync()));
+      tf.dispose([xa, g, w, h, dxa, dg]);
+      return out;
+    };
+    const want = await run("cpu");
+    const got = await run("blas");
+    await initBackend("cpu");
+    for (const [i, v] of want.entries()) assertAllClose(got[i], v, 1e-7, 1e-6, `output ${i}`);
+  },
 });

@@ -24,6 +24,8 @@
  *   MoleTopKMask       1 for the k largest entries of each row (ties to the lower index), else 0
  *   MoleRenorm         g = w⊙m / D,  D = Σ_j w_j m_j (or 1 where that sum is 0 and `guard` is set)  → [g, D]
  *   MoleRenormGrad     dw = m ⊙ (dg − Σ_j g_j dg_j) / D                                         → dw
+ *   MoleExpertScale    h[t, e·r + j] = xa[t, e·r + j] · s · g[t, e]  (each expert's r columns)    → h
+ *   MoleExpertScaleGrad dxa = dh ⊙ s·g (repeated);  dg[t, e] = s Σ_j dh[t, e·r + j] xa[t, e·r + j] → [dxa, dg]
  */
 import * as tf from "@tensorflow/tfjs";
 import { POOL } from "./buffer_pool.ts";
@@ -45,6 +47,8 @@ export const FUSED = {
   topKMask: "MoleTopKMask",
   renorm: "MoleRenorm",
   renormGrad: "MoleRenormGrad",
+  expertScale: "MoleExpertScale",
+  expertScaleGrad: "MoleExpertScaleGrad",
   sumSquares: "MoleSumSquares",
   adamW: "MoleAdamW",
 } as const;
@@ -299,6 +303,36 @@ function renormGrad(a: KernelArgs): TensorInfo {
   return out(a, g.shape, dw);
 }
 
+function expertScale(a: KernelArgs): TensorInfo {
+  const { xa, g } = a.inputs as Record<string, TensorInfo>;
+  const { r, s } = a.attrs as Record<string, number>;
+  const [xv, gv] = [vals(a, xa), vals(a, g)];
+  const h = POOL.take(xv.length);
+  for (let i = 0, e = 0; i < xv.length; i += r, e++) {
+    const w = s * gv[e];
+    for (let j = 0; j < r; j++) h[i + j] = xv[i + j] * w;
+  }
+  return out(a, xa.shape, h);
+}
+
+function expertScaleGrad(a: KernelArgs): TensorInfo[] {
+  const { dh, xa, g } = a.inputs as Record<string, TensorInfo>;
+  const { r, s } = a.attrs as Record<string, number>;
+  const [dv, xv, gv] = [vals(a, dh), vals(a, xa), vals(a, g)];
+  const dxa = POOL.take(xv.length);
+  const dg = POOL.take(gv.length);
+  for (let i = 0, e = 0; i < xv.length; i += r, e++) {
+    const w = s * gv[e];
+    let dot = 0;
+    for (let j = 0; j < r; j++) {
+      dxa[i + j] = dv[i + j] * w;
+      dot += dv[i + j] * xv[i + j];
+    }
+    dg[e] = s * dot;
+  }
+  return [out(a, xa.shape, dxa), out(a, g.shape, dg)];
+}
+
 function sumSquares(a: KernelArgs): TensorInfo {
   let total = 0;
   for (const t of Object.values(a.inputs)) {
@@ -339,6 +373,8 @@ const KERNELS: [string, unknown][] = [
   [FUSED.topKMask, topKMask],
   [FUSED.renorm, renorm],
   [FUSED.renormGrad, renormGrad],
+  [FUSED.expertScale, expertScale],
+  [FUSED.expertScaleGrad, expertScaleGrad],
   [FUSED.sumSquares, sumSquares],
   [FUSED.adamW, adamW],
 ];
