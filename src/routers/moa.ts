@@ -15,6 +15,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { kaimingUniform, linearBiasUniform, param } from "../adapters/init.ts";
 import { z } from "../config.ts";
+import { swiGlu } from "../model/fused.ts";
 import { nonDiff } from "../moe/ops.ts";
 import type { Rng } from "../util/rng.ts";
 import { ThresholdNet } from "./adamole.ts";
@@ -120,7 +121,7 @@ export class MoaRouter {
     const lin = (v: tf.Tensor2D, w: string, b: string) => tf.matMul(v, p[w], false, true).add(p[b]) as tf.Tensor2D;
     if (!p["w1.weight"]) return lin(x, "weight", "bias");
     const a = lin(x, "w1.weight", "w1.bias");
-    const hidden = a.mul(tf.sigmoid(a)).mul(lin(x, "w3.weight", "w3.bias")) as tf.Tensor2D; // silu(w1x+b1) ⊙ (w3x+b3)
+    const hidden = swiGlu(a, lin(x, "w3.weight", "w3.bias")); // silu(w1x+b1) ⊙ (w3x+b3)
     return lin(hidden, "w2.weight", "w2.bias");
   }
 
