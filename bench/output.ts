@@ -173,7 +173,8 @@ function sparsityRows(r: BenchResults): Row[] {
 
 /** All verdicts of the run, in the issue's order. */
 export function verdicts(r: BenchResults): Verdict[] {
-  const out = r.steps.flatMap((s) => {
+  // Issue 15's step targets are stated for blas (other backends' rows stay in the tables).
+  const out = r.steps.filter((s) => s.backend === "blas").flatMap((s) => {
     const where = `${s.backend}, ${s.model}, batch ${s.shape.batch}×${s.shape.seqLen}`;
     const overhead = s.model === "embedded" ? stepVerdicts(where, s.results) : [];
     return [...overhead, stepTorchVerdict(where, s.results)];

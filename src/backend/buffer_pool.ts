@@ -14,7 +14,10 @@
 
 /** Arrays shorter than this are left to the JS heap (small allocations are cheap there). */
 export const POOL_MIN_LENGTH = 4096;
-/** At most this many bytes wait in the free lists; beyond it, released buffers are left to the GC. */
+/**
+ * At most this many bytes wait in the free lists; beyond it the least recently released sizes are dropped first
+ * (left to the GC), so a workload that changes shapes (a bench moving to a larger model) keeps reusing.
+ */
 export const POOL_MAX_BYTES = 512 * 2 ** 20;
 
 export class BufferPool {
@@ -67,11 +70,35 @@ export class BufferPool {
     }
     this.live.delete(buf);
     const whole = this.owners.get(buf)!;
-    if (this.freeBytes + whole.byteLength > this.maxBytes) return;
+    if (whole.byteLength > this.maxBytes) return;
+    this.evict(this.freeBytes + whole.byteLength - this.maxBytes, whole.length);
     const list = this.free.get(whole.length);
-    if (list) list.push(whole);
-    else this.free.set(whole.length, [whole]);
+    if (list) {
+      list.push(whole);
+      this.free.delete(whole.length); // re-insert: the map's order is least recently released first
+      this.free.set(whole.length, list);
+    } else this.free.set(whole.length, [whole]);
     this.freeBytes += whole.byteLength;
+  }
+
+  /** Drop free buffers of the least recently released sizes (never `keep`'s) until `bytes` are gone. */
+  private evict(bytes: number, keep: number): void {
+    for (const [length, list] of this.free) {
+      if (bytes <= 0) return;
+      if (length === keep) continue;
+      while (list.length && bytes > 0) {
+        const dropped = list.pop()!.byteLength;
+        this.freeBytes -= dropped;
+        bytes -= dropped;
+      }
+      if (!list.length) this.free.delete(length);
+    }
+    const same = this.free.get(keep); // still over: the oldest buffers of the same size go last
+    while (bytes > 0 && same?.length) {
+      const dropped = same.shift()!.byteLength;
+      this.freeBytes -= dropped;
+      bytes -= dropped;
+    }
   }
 
   /** Bytes waiting in the free lists, and buffers referenced by live tensors. */

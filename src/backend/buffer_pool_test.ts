@@ -32,7 +32,16 @@ Deno.test("BufferPool never recycles arrays it did not make, small arrays, or be
     pool.retain(b);
     pool.release(b);
   }
-  assertEquals(pool.stats().freeBytes, 64, "the third 32-byte buffer is over the 64-byte cap");
+  assertEquals(pool.stats().freeBytes, 64, "at the 64-byte cap the oldest 32-byte buffer was dropped");
+  const big = pool.take(16);
+  pool.retain(big);
+  pool.release(big);
+  assertEquals(pool.stats().freeBytes, 64, "a 64-byte buffer evicts the older size class");
+  assert(pool.take(16) === big);
+  const huge = pool.take(32);
+  pool.retain(huge);
+  pool.release(huge);
+  assertEquals(pool.stats().freeBytes, 0, "a buffer larger than the cap is never kept");
 });
 
 Deno.test({
