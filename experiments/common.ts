@@ -66,7 +66,7 @@ export function preset(opts: StudyOptions) {
  * r = 32 vs 8 experts × 4), so trainable parameters match up to the routers. Dropout is 0 for every method
  * here: dropout 0.1 with weight decay 0.1 did no better in a pilot (300 updates, one seed: 44.8 vs 46.5 %),
  * and the papers' per-expert dropout masks N copies of each input, which would make every MoE cell 2.4×
- * slower than LoRA on CPU (measured; see README).
+ * slower than LoRA on CPU (measured; see docs/embedded-suite.md).
  */
 export const BUDGET = {
   targets: ["q", "k", "v", "o", "gate", "up", "down"],
