@@ -9,6 +9,9 @@ import type { LayerRow } from "./measure.ts";
 import { expandCases, expandShapes, FULL_AXES, overrideShapes, PRESETS } from "./presets.ts";
 import { dispatchBreakEven, overLora, soakVerdict, sparseOverDense } from "./ratios.ts";
 import { quantile, summarize } from "./stats.ts";
+import { embeddedBase, STEP_METHOD_NAMES, STEP_METHODS, stepFlops, torchStepRequest } from "./step.ts";
+import { LlamaModel } from "../src/model/llama.ts";
+import { Rng } from "../src/util/rng.ts";
 import { checkCase, DISPATCH, maxRelDiff, probeTorch, runTorch, type TorchCheckResult } from "./torch.ts";
 
 const torch = await probeTorch();
@@ -157,4 +160,28 @@ Deno.test({
       }
     }
   },
+});
+
+Deno.test("step bench: the torch reference gets every method's experts, rank, α and k; FLOPs by hand for LoRA", async () => {
+  await initBackend("cpu");
+  const req = torchStepRequest(STEP_METHOD_NAMES, { batch: 2, seqLen: 8 }, 3, 1, "real-vocab").steps;
+  assertEquals(req.model.vocabSize, 32001);
+  assertEquals(req.model.tieEmbeddings, false);
+  const by = Object.fromEntries(req.methods.map((m) => [m.id, m]));
+  assertEquals(by.lora, { id: "lora", method: "lora", nExperts: 1, rank: 16, alpha: 32 });
+  assertEquals(by.topk, { id: "topk", method: "topk", nExperts: 8, rank: 2, alpha: 4, topK: 2 });
+  assertEquals(by.soft, { id: "soft", method: "soft", nExperts: 8, rank: 2, alpha: 4, topK: 8 });
+  assertEquals(by.dynmole.topK, 2);
+  assertEquals([by["moa-soft"].method, by["moa-soft"].rank], ["moa-soft", 16]);
+  // LoRA on the embedded shape: per token, forward F = base projections + attention + head + adapters;
+  // a step is 2F (forward, activation gradients) + the adapters' weight gradients, times the tokens.
+  const base = embeddedBase();
+  const model = new LlamaModel(base, STEP_METHODS.lora(), new Rng(1));
+  const d = 128, ff = 344, q = 128, kv = 64, S = 64, V = 406;
+  const proj = d * q + d * kv + d * kv + q * d + 3 * d * ff;
+  const lora = 16 * ((d + q) + (d + kv) + (d + kv) + (q + d) + 3 * (d + ff));
+  const forward = 2 * 2 * proj + 2 * 2 * 2 * S * 4 * 32 + 2 * d * V + 2 * 2 * lora;
+  assertEquals(stepFlops(model, 1024, S), 1024 * (2 * forward + 2 * 2 * lora));
+  model.dispose();
+  base.dispose();
 });
