@@ -69,7 +69,8 @@ export { collectStats, type SiteStats, siteStats } from "./src/moe/stats.ts";
 export { type LlamaConfig, parseLlamaConfig } from "./src/model/config.ts";
 export { BaseWeights } from "./src/model/base.ts";
 export { LlamaModel, lmLoss } from "./src/model/llama.ts";
-export { type HfModel, loadHfModel, saveHfModel } from "./src/model/hf_model.ts";
+export { type HfModel, loadHfModel, type SaveHfOptions, saveHfModel } from "./src/model/hf_model.ts";
+export { mergeLora } from "./src/model/merge.ts";
 export { llamaConfigFromHf, llamaConfigToHf, readHfConfig } from "./src/model/hf_config.ts";
 export { HfTokenizer, loadHfTokenizer } from "./src/model/hf_tokenizer.ts";
 export {

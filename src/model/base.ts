@@ -9,12 +9,17 @@ import { CheckpointError } from "../errors.ts";
 import type { Rng } from "../util/rng.ts";
 import type { LlamaConfig } from "./config.ts";
 import { checkHfTensors, hfParamShapes } from "./hf_config.ts";
-import type { HostTensor } from "./safetensors.ts";
+import type { FloatDtype, HostTensor } from "./safetensors.ts";
 
 let nextId = 0;
 
 export class BaseWeights {
-  private constructor(readonly cfg: LlamaConfig, readonly tensors: Map<string, tf.Variable>) {}
+  private constructor(
+    readonly cfg: LlamaConfig,
+    readonly tensors: Map<string, tf.Variable>,
+    /** Where the weights were loaded from (a checkpoint directory), and each tensor's stored dtype there. */
+    readonly origin: { source: string; dtypes: Map<string, FloatDtype> } | null = null,
+  ) {}
 
   /** Fresh weights: N(0, std²) for every matrix (HF `initializer_range`, 0.02), ones for the RMSNorm gains. */
   static random(cfg: LlamaConfig, rng: Rng, std = 0.02): BaseWeights {
@@ -30,11 +35,23 @@ export class BaseWeights {
   static fromHost(cfg: LlamaConfig, host: Map<string, HostTensor>, source: string): BaseWeights {
     checkHfTensors(host, cfg, source);
     const tensors = new Map<string, tf.Variable>();
+    const dtypes = new Map<string, FloatDtype>();
     for (const [name, shape] of hfParamShapes(cfg)) {
       const h = host.get(name)!;
       tensors.set(name, BaseWeights.variable(name, tf.tensor(h.data, shape)));
+      if (h.dtype) dtypes.set(name, h.dtype);
     }
-    return new BaseWeights(cfg, tensors);
+    return new BaseWeights(cfg, tensors, { source, dtypes });
+  }
+
+  /** A copy with some tensors replaced (e.g. LoRA merged into them), keeping the origin. */
+  withTensors(replace: Map<string, tf.Tensor>): BaseWeights {
+    const tensors = new Map<string, tf.Variable>();
+    for (const [name, v] of this.tensors) {
+      const r = replace.get(name);
+      tensors.set(name, BaseWeights.variable(name, r ? r.clone() : v.clone()));
+    }
+    return new BaseWeights(this.cfg, tensors, this.origin);
   }
 
   private static variable(name: string, init: tf.Tensor): tf.Variable {
@@ -62,10 +79,13 @@ export class BaseWeights {
     return [...this.tensors.values()].reduce((n, v) => n + v.size, 0);
   }
 
-  /** Host copies (async: webgpu under Deno has no synchronous readback). */
+  /** Host copies, each with its source dtype when loaded (async: webgpu under Deno has no synchronous readback). */
   async toHost(): Promise<Map<string, HostTensor>> {
     const out = new Map<string, HostTensor>();
-    for (const [name, v] of this.tensors) out.set(name, { shape: v.shape, data: (await v.data()) as Float32Array });
+    for (const [name, v] of this.tensors) {
+      const dtype = this.origin?.dtypes.get(name);
+      out.set(name, { shape: v.shape, data: (await v.data()) as Float32Array, ...(dtype ? { dtype } : {}) });
+    }
     return out;
   }
 

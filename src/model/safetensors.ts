@@ -12,10 +12,11 @@ import { isAbsolute, join, normalize } from "node:path";
 import { CheckpointError } from "../errors.ts";
 import { atomicWrite, atomicWriteJson, exists } from "../util/fs.ts";
 
-/** A tensor in host memory: row-major float32 values. */
+/** A tensor in host memory: row-major float32 values, and the dtype it was stored in (when read from a file). */
 export interface HostTensor {
   shape: number[];
   data: Float32Array;
+  dtype?: FloatDtype;
 }
 
 /** Bytes per element of the dtypes we can load. */
@@ -77,7 +78,7 @@ export function parseSafetensors(
   const tensors = new Map<string, HostTensor>();
   for (const e of entries) {
     const raw = bytes.subarray(dataStart + e.begin, dataStart + e.end);
-    tensors.set(e.name, { shape: e.shape, data: decodeFloats(raw, e.dtype) });
+    tensors.set(e.name, { shape: e.shape, data: decodeFloats(raw, e.dtype), dtype: e.dtype });
   }
   return { tensors, metadata };
 }
@@ -207,10 +208,23 @@ export function f16ToNumber(h: number): number {
 // ---------------------------------------------------------------------------------------------------------
 // Writing
 
-/** Encode tensors as a safetensors file of F32 tensors, names sorted, header space-padded to 8 bytes. */
+/** The dtypes we write: a tensor keeps its source dtype (F64 is written as F32) unless told otherwise. */
+export type WriteDtype = "F32" | "F16" | "BF16";
+
+/** The dtype `t` is written in: `dtype` when given, else its source dtype (F64 → F32), else F32. */
+export function writeDtype(t: HostTensor, dtype?: WriteDtype): WriteDtype {
+  if (dtype) return dtype;
+  return t.dtype === "F16" || t.dtype === "BF16" ? t.dtype : "F32";
+}
+
+/**
+ * Encode tensors as a safetensors file, names sorted, header space-padded to 8 bytes; each tensor in
+ * `writeDtype(t, dtype)` (BF16 and F16 round to nearest even, as torch's conversions do).
+ */
 export function serializeSafetensors(
   tensors: Map<string, HostTensor> | Record<string, HostTensor>,
   metadata?: Record<string, string>,
+  dtype?: WriteDtype,
 ): Uint8Array {
   const map = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
   const names = [...map.keys()].sort();
@@ -225,8 +239,10 @@ export function serializeSafetensors(
         `tensor '${name}': shape [${t.shape}] holds ${numel(t.shape)} values but its data has ${t.data.length}`,
       );
     }
-    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + 4 * t.data.length] };
-    offset += 4 * t.data.length;
+    const dt = writeDtype(t, dtype);
+    const size = DTYPE_BYTES[dt] * t.data.length;
+    header[name] = { dtype: dt, shape: t.shape, data_offsets: [offset, offset + size] };
+    offset += size;
   }
   let json = JSON.stringify(header);
   json += " ".repeat((8 - (utf8Length(json) % 8)) % 8);
@@ -237,12 +253,50 @@ export function serializeSafetensors(
   out.set(head, 8);
   let at = 8 + head.length;
   for (const name of names) {
-    const data = map.get(name)!.data;
-    if (HOST_LITTLE_ENDIAN) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
-    else for (let i = 0; i < data.length; i++) view.setFloat32(at + 4 * i, data[i], true);
-    at += data.byteLength;
+    const t = map.get(name)!;
+    at = encodeFloats(t.data, writeDtype(t, dtype), out, view, at);
   }
   return out;
+}
+
+/** Write `data` at byte `at` of `out` in `dtype`, little-endian; returns the next offset. */
+function encodeFloats(data: Float32Array, dtype: WriteDtype, out: Uint8Array, view: DataView, at: number): number {
+  if (dtype === "F32") {
+    if (HOST_LITTLE_ENDIAN) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+    else for (let i = 0; i < data.length; i++) view.setFloat32(at + 4 * i, data[i], true);
+    return at + 4 * data.length;
+  }
+  const bits = new Uint32Array(Float32Array.from(data).buffer);
+  for (let i = 0; i < data.length; i++) {
+    view.setUint16(at + 2 * i, dtype === "BF16" ? f32BitsToBf16(bits[i]) : numberToF16(data[i]), true);
+  }
+  return at + 2 * data.length;
+}
+
+/** A float32 bit pattern rounded to bfloat16 (nearest, ties to even; NaN stays a quiet NaN). */
+export function f32BitsToBf16(bits: number): number {
+  if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) | 0x40) & 0xffff; // NaN
+  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** A number rounded to IEEE binary16 (nearest, ties to even; overflow to ±Infinity, underflow to subnormals or 0). */
+export function numberToF16(x: number): number {
+  const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
+  const a = Math.abs(x);
+  if (Number.isNaN(x)) return 0x7e00;
+  if (a >= 65520) return sign | 0x7c00; // rounds past the largest half (65504)
+  if (a < 2 ** -14) return sign | roundEven(a / 2 ** -24); // subnormal (or zero); 1024 rounds into the first normal
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--; // log2 rounding
+  if (2 ** (e + 1) <= a) e++;
+  const m = roundEven((a / 2 ** e - 1) * 1024);
+  return m === 1024 ? sign | ((e + 16) << 10) : sign | ((e + 15) << 10) | m;
+}
+
+function roundEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f;
+  return d > 0.5 || (d === 0.5 && f % 2 === 1) ? f + 1 : f;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -267,8 +321,9 @@ export function writeSafetensorsFile(
   path: string,
   tensors: Map<string, HostTensor> | Record<string, HostTensor>,
   metadata?: Record<string, string>,
+  dtype?: WriteDtype,
 ): Promise<void> {
-  return atomicWrite(path, serializeSafetensors(tensors, metadata));
+  return atomicWrite(path, serializeSafetensors(tensors, metadata, dtype));
 }
 
 /** All tensors of a Hugging Face checkpoint directory (sharded with an index, or one model.safetensors). */
@@ -338,6 +393,8 @@ export interface WriteCheckpointOptions {
   shardBytes?: number;
   /** `__metadata__` of every file; transformers writes {"format": "pt"}. */
   metadata?: Record<string, string>;
+  /** Write every tensor in this dtype; unset: each keeps its source dtype (F32 when it has none). */
+  dtype?: WriteDtype;
 }
 
 /**
@@ -353,10 +410,11 @@ export async function writeCheckpointTensors(
 ): Promise<string[]> {
   const map = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
   const metadata = options.metadata ?? { format: "pt" };
-  const shards = splitIntoShards(map, options.shardBytes ?? Infinity);
+  const bytes = (t: HostTensor) => DTYPE_BYTES[writeDtype(t, options.dtype)] * t.data.length;
+  const shards = splitIntoShards(map, options.shardBytes ?? Infinity, bytes);
   const written: string[] = [];
   if (shards.length <= 1) {
-    await writeSafetensorsFile(join(dir, SINGLE_FILE), map, metadata);
+    await writeSafetensorsFile(join(dir, SINGLE_FILE), map, metadata, options.dtype);
     written.push(SINGLE_FILE);
   } else {
     const weightMap: Record<string, string> = {};
@@ -364,10 +422,10 @@ export async function writeCheckpointTensors(
     for (const [i, names] of shards.entries()) {
       const file = `model-${pad5(i + 1)}-of-${pad5(shards.length)}.safetensors`;
       const shard = new Map(names.map((n) => [n, map.get(n)!]));
-      await writeSafetensorsFile(join(dir, file), shard, metadata);
+      await writeSafetensorsFile(join(dir, file), shard, metadata, options.dtype);
       for (const n of names) {
         weightMap[n] = file;
-        totalSize += 4 * map.get(n)!.data.length;
+        totalSize += bytes(map.get(n)!);
       }
       written.push(file);
     }
@@ -379,13 +437,17 @@ export async function writeCheckpointTensors(
   return written;
 }
 
-/** huggingface_hub's `split_state_dict_into_shards_factory`, by F32 storage size. */
-function splitIntoShards(tensors: Map<string, HostTensor>, maxBytes: number): string[][] {
+/** huggingface_hub's `split_state_dict_into_shards_factory`, by storage size in the written dtype. */
+function splitIntoShards(
+  tensors: Map<string, HostTensor>,
+  maxBytes: number,
+  bytes: (t: HostTensor) => number,
+): string[][] {
   const shards: string[][] = [];
   let current: string[] = [];
   let currentBytes = 0;
   for (const [name, t] of tensors) {
-    const size = 4 * t.data.length;
+    const size = bytes(t);
     if (size > maxBytes) {
       shards.push([name]);
       continue;

@@ -124,7 +124,7 @@ Deno.test("parse decodes a hand-built file with BF16, F16 and F64 tensors, an un
 Deno.test("parse accepts a header padded with trailing spaces", () => {
   const header = '{"x":{"dtype":"F32","shape":[],"data_offsets":[0,4]}}     ';
   const { tensors } = parseSafetensors(buildFile(header, [0, 0, 0x80, 0x3f]), "pad.safetensors");
-  assertEquals(tensors.get("x"), { shape: [], data: Float32Array.of(1) });
+  assertEquals(tensors.get("x"), { shape: [], data: Float32Array.of(1), dtype: "F32" });
 });
 
 const ENTRY = (dtype: string, shape: number[], offsets: number[]) => ({ dtype, shape, data_offsets: offsets });
@@ -245,11 +245,16 @@ Deno.test("readSafetensorsFile names the path of a missing or corrupt file; writ
     await writeSafetensorsFile(path, { w: tensor([1, 2], [0.25, -8]) }, { k: "v" });
     const { tensors, metadata } = await readSafetensorsFile(path);
     assertEquals(metadata, { k: "v" });
-    assertEquals(tensors.get("w"), tensor([1, 2], [0.25, -8]));
+    assertEquals(tensors.get("w"), { ...tensor([1, 2], [0.25, -8]), dtype: "F32" });
   });
 });
 
 /** Four-float tensors except `c`, which is 12 floats: with 40-byte shards, c gets a shard of its own. */
+/** Tensors as a reader returns them: each with the dtype it was stored in (F32 here). */
+function asRead(m: Map<string, HostTensor>): Map<string, HostTensor> {
+  return new Map([...m].map(([k, t]) => [k, { ...t, dtype: "F32" as const }]));
+}
+
 function modelTensors(): Map<string, HostTensor> {
   return new Map([
     ["a", tensor([4], [1, 2, 3, 4])],
@@ -291,7 +296,7 @@ Deno.test("writeCheckpointTensors shards as transformers does and loadCheckpoint
     assertEquals(shard2.metadata, { format: "pt" });
     assertEquals([...shard2.tensors.keys()], ["a", "b"]);
     const loaded = await loadCheckpointTensors(dir);
-    assertEquals(new Map([...loaded].sort()), modelTensors());
+    assertEquals(new Map([...loaded].sort()), asRead(modelTensors()));
   });
 });
 
@@ -304,7 +309,7 @@ Deno.test("writeCheckpointTensors writes one model.safetensors when all fits and
     const names = [];
     for await (const e of Deno.readDir(dir)) names.push(e.name);
     assertEquals(names.sort(), ["config.json", "model.safetensors"]);
-    assertEquals(await loadCheckpointTensors(dir), new Map([...modelTensors()].sort()));
+    assertEquals(await loadCheckpointTensors(dir), asRead(new Map([...modelTensors()].sort())));
   });
 });
 
