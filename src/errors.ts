@@ -3,11 +3,24 @@
  * fix; the CLI prints it without a stack trace and exits non-zero.
  */
 
-/** Base class: an expected failure with an actionable one-line message. */
+/**
+ * `s` on one line: runs of control characters (newlines, tabs, NULs — e.g. from a corrupt file that a parser
+ * quotes back) become one space.
+ */
+export function oneLine(s: string): string {
+  // deno-lint-ignore no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f]+/g, " ");
+}
+
+/** Base class: an expected failure with an actionable one-line message (made one line whatever it quotes). */
 export class MoleError extends Error {
   override name = "MoleError";
   /** Process exit code the CLI uses for this error. */
   readonly exitCode: number = 1;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(oneLine(message), options);
+  }
 }
 
 /** A bad command-line flag or positional argument (exit code 2). */
