@@ -54,10 +54,30 @@ function real(opts: StudyOptions) {
   };
 }
 
-/** The preset the options select. */
+/**
+ * `--quick` with `--data`: a smoke run on the user's files — 64 training records and 20 test records per task,
+ * one seed, one epoch in batches of 8, short generations — both protocols, the same code path.
+ */
+export const REAL_SMOKE = { trainPerTask: 64, testPerTask: 20, batchSize: 8, maxNewTokens: 8 } as const;
+
+function realSmoke(opts: StudyOptions) {
+  const r = real(opts);
+  return {
+    ...r,
+    data: { ...r.data, trainPerTask: REAL_SMOKE.trainPerTask },
+    train: { lr: 2e-4, batchSize: REAL_SMOKE.batchSize, epochs: 1, logEvery: 8 },
+    eval: { ...r.eval, limitPerTask: REAL_SMOKE.testPerTask, maxNewTokens: REAL_SMOKE.maxNewTokens },
+  };
+}
+
+/** The preset the options select, with --limit-train / --limit-test applied (records per task). */
 export function preset(opts: StudyOptions) {
-  if (opts.data || opts.base) return real(opts);
-  return opts.quick ? QUICK : EMBEDDED;
+  const p = opts.data || opts.base ? (opts.quick ? realSmoke(opts) : real(opts)) : opts.quick ? QUICK : EMBEDDED;
+  return {
+    ...p,
+    data: opts.limitTrain ? { ...p.data, trainPerTask: opts.limitTrain } : p.data,
+    eval: opts.limitTest ? { ...p.eval, limitPerTask: opts.limitTest } : p.eval,
+  };
 }
 
 /**

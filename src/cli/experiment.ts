@@ -38,6 +38,16 @@ const spec: CommandSpec = {
       description: "Hugging Face Llama checkpoint directory (config.json, *.safetensors, tokenizer.json)",
       value: "<dir>",
     },
+    "limit-train": {
+      type: "string",
+      description: "at most n training records per task (any study; --quick with --data uses 64)",
+      value: "<n>",
+    },
+    "limit-test": {
+      type: "string",
+      description: "at most n test records per task (any study; --quick with --data uses 20)",
+      value: "<n>",
+    },
     out: { type: "string", description: "results root", default: "results", value: "<dir>" },
     report: { type: "boolean", description: "only rebuild tables, charts and manifest from existing cells" },
     list: { type: "boolean", description: "list the studies and their cells, then exit" },
@@ -77,6 +87,8 @@ const spec: CommandSpec = {
     "deno task experiment compare --slurm --shards 8 --partition gpu --time 4:00:00",
     "deno task experiment --cells my_grid.json --quick",
     "deno task experiment compare --data ~/LLM-Adapters/dataset --base ~/models/llama-3.2-1b --backend webgpu",
+    "deno task experiment adamole-threshold --data ~/LLM-Adapters/dataset --base ~/models/tiny --quick   # smoke run",
+    "deno task experiment compare --limit-train 100 --limit-test 50",
   ],
 };
 
@@ -87,6 +99,8 @@ const Flags = z.object({
   shard: z.string().optional(),
   data: z.string().optional(),
   base: z.string().optional(),
+  "limit-train": z.coerce.number().int("must be a whole number").min(1, "must be ≥ 1").optional(),
+  "limit-test": z.coerce.number().int("must be a whole number").min(1, "must be ≥ 1").optional(),
   out: z.string().default("results"),
   report: z.boolean().default(false),
   list: z.boolean().default(false),
@@ -135,6 +149,8 @@ async function slurmPlan(study: Study, flags: Flags, opts: StudyOptions): Promis
   if (flags.backend) args.push("--backend", flags.backend);
   if (flags.data) args.push("--data", resolve(flags.data));
   if (flags.base) args.push("--base", resolve(flags.base));
+  if (flags["limit-train"]) args.push("--limit-train", String(flags["limit-train"]));
+  if (flags["limit-test"]) args.push("--limit-test", String(flags["limit-test"]));
   if (flags["keep-going"]) args.push("--keep-going");
   const env: Record<string, string> = { MOLE_CACHE_DIR: resolve(cacheRoot()), NO_COLOR: "1" };
   for (const k of [BACKEND_ENV, "MOLE_BLAS_LIB", "DENO_DIR"]) {
@@ -174,6 +190,8 @@ async function main(): Promise<void> {
     seeds: Array.from({ length: flags.quick ? 1 : flags.seeds }, (_, i) => i),
     data: flags.data ?? null,
     base: flags.base ?? null,
+    limitTrain: flags["limit-train"] ?? null,
+    limitTest: flags["limit-test"] ?? null,
   };
   if (flags.list) {
     for (const s of flags.cells ? [study] : Object.values(STUDIES)) {

@@ -203,17 +203,29 @@ async function loadDataset(
   const opts = { onBadRecord: spec.onBadRecord, warn: log };
   const trainPath = join(spec.dir, spec.trainFile);
   let train = await loadCommonsenseTrain(trainPath, opts);
-  const missing = spec.tasks.filter((t) => !train.some((r) => r.task === t));
+  // A training file cannot tell ARC-e, ARC-c and OBQA questions apart (4–5 answers, one format): they count as one.
+  const family = (t: TaskName) => (MULTIPLE_CHOICE.has(t) ? "multiple choice" : t);
+  const missing = spec.tasks.filter((t) => !train.some((r) => family(r.task) === family(t)));
   if (missing.length) {
     throw new DataError(
       `${trainPath}: no training records for ${missing.join(", ")}; add them or evaluate without those tasks`,
     );
   }
   train = new Rng(seed).fork("train-order").shuffle(train);
+  if (spec.trainPerTask !== null) {
+    const seen = new Map<string, number>();
+    train = train.filter((r) => {
+      const n = seen.get(r.task) ?? 0;
+      seen.set(r.task, n + 1);
+      return n < spec.trainPerTask!;
+    });
+  }
   if (spec.trainLimit !== null) train = train.slice(0, spec.trainLimit);
   const test = await loadCommonsenseTest(spec.dir, spec.tasks, opts);
   return { train, eval: spec.tasks.flatMap((t) => cap(test[t])) };
 }
+
+const MULTIPLE_CHOICE = new Set<TaskName>(["ARC-Easy", "ARC-Challenge", "openbookqa"]);
 
 /**
  * The convergence curve's fixed validation subset: the first `limit` validation records of each task of the

@@ -229,7 +229,15 @@ export async function runStudy(study: Study, opts: RunOptions): Promise<RunSumma
       title: study.title,
       written: new Date().toISOString(),
       cells: { grid: cells.length, rows: rows.length, ranThisRun: todo.length },
-      options: { quick: opts.quick, seeds: opts.seeds, data: opts.data, base: opts.base, shard: opts.shard },
+      options: {
+        quick: opts.quick,
+        seeds: opts.seeds,
+        data: opts.data,
+        base: opts.base,
+        limitTrain: opts.limitTrain ?? null,
+        limitTest: opts.limitTest ?? null,
+        shard: opts.shard,
+      },
       wallMsThisRun: Math.round(wallMs),
       cellTrainMs: rows.reduce((a, r) => a + r.cost.trainMs, 0),
       // Every run that trained cells, oldest first: a --report rebuild or a fully resumed run adds none.

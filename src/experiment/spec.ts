@@ -51,6 +51,8 @@ export const DataSpecSchema = z.discriminatedUnion("kind", [
     dir: z.string().min(1),
     trainFile: z.string().default("commonsense_170k.json"),
     trainLimit: z.number().int().min(1).nullable().default(null),
+    /** At most this many training records per task (after the seeded shuffle). */
+    trainPerTask: z.number().int().min(1).nullable().default(null),
     tasks: z.array(z.enum(TASKS)).min(1).default([...TASKS]),
     onBadRecord: z.enum(["skip", "fail"]).default("fail"),
   }),

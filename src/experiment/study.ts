@@ -17,6 +17,10 @@ export interface StudyOptions {
   data: string | null;
   /** Hugging Face checkpoint directory (null: the embedded base recipe). */
   base: string | null;
+  /** At most this many training records per task (--limit-train; null/absent: the preset's). */
+  limitTrain?: number | null;
+  /** At most this many test records per task (--limit-test; null/absent: the preset's). */
+  limitTest?: number | null;
 }
 
 export interface StudyTable {
