@@ -69,7 +69,7 @@ export { collectStats, type SiteStats, siteStats } from "./src/moe/stats.ts";
 export { type LlamaConfig, parseLlamaConfig } from "./src/model/config.ts";
 export { BaseWeights } from "./src/model/base.ts";
 export { LlamaModel, lmLoss } from "./src/model/llama.ts";
-export { type HfModel, loadHfModel, type SaveHfOptions, saveHfModel } from "./src/model/hf_model.ts";
+export { type HfModel, loadHfModel, saveHfModel, type SaveHfOptions } from "./src/model/hf_model.ts";
 export { mergeLora } from "./src/model/merge.ts";
 export { llamaConfigFromHf, llamaConfigToHf, readHfConfig } from "./src/model/hf_config.ts";
 export { HfTokenizer, loadHfTokenizer } from "./src/model/hf_tokenizer.ts";
@@ -103,7 +103,7 @@ export { prepareBase, type PreparedBase } from "./src/train/base_recipe.ts";
 // Studies
 export { type CellRow, runCell, Workbench } from "./src/experiment/cell.ts";
 export { readRows, runStudy } from "./src/experiment/runner.ts";
-export { claimVerdict } from "./src/experiment/study.ts";
+export { claimVerdict, protocolsOf, studyCharts, studyTables } from "./src/experiment/study.ts";
 export type { ClaimCheck, Study, StudyOptions } from "./src/experiment/study.ts";
 export { contrastTable, FROZEN_BASE, pairedClaim, pairedSeedClaim, perTaskContrasts } from "./src/experiment/claims.ts";
 export { decodeBits, encodeBits, type ItemResults } from "./src/experiment/items.ts";

@@ -126,17 +126,17 @@ if (rows.length === 0) {
   await ml.runStudy(study, { quick: true, seeds: [0], data: null, base: null, out, shard: null, reportOnly: false });
   rows = await ml.readRows(\`\${out}/\${study.name}/cells.jsonl\`);
 }
-ml.markdown(\`**\${study.title}** — \${study.question}\\n\\n\${rows.length} runs over \${new Set(rows.map((r) => r.seed)).size} seed(s), protocol \${rows[0].config.eval.protocols[0]}, backend \${rows[0].env.backend}.\`)`,
+ml.markdown(\`**\${study.title}** — \${study.question}\\n\\n\${rows.length} runs over \${new Set(rows.map((r) => r.seed)).size} seed(s), protocol(s) \${ml.protocolsOf(rows).join(", ")}, backend \${rows[0].env.backend}.\`)`,
       display: true,
     },
     { md: "## Tables" },
     {
       code:
-        "for (const t of study.tables(rows)) {\n  await ml.show(ml.markdown(`**${t.caption}**`));\n  await ml.show(ml.displayTable(t.display));\n}",
+        "for (const t of ml.studyTables(study, rows)) {\n  await ml.show(ml.markdown(`**${t.caption}**`));\n  await ml.show(ml.displayTable(t.display));\n}",
       display: true,
     },
     { md: "## Charts" },
-    { code: "for (const c of study.charts(rows)) await ml.show(await ml.displayChart(c.spec));", display: true },
+    { code: "for (const c of ml.studyCharts(study, rows)) await ml.show(await ml.displayChart(c.spec));", display: true },
     { md: "## What the numbers show\n\nThe papers' qualitative claims, checked on these runs: each verdict follows from a paired bootstrap 95 % CI over seeds and test items (holds if the CI excludes 0 in the claimed direction, contradicted if it excludes 0 the other way, else undecided):" },
     {
       code: `const claims = study.papers?.claims(rows) ?? [];

@@ -18,7 +18,7 @@ import { type CellRow, runCell, Workbench } from "./cell.ts";
 import { environment, gitCommit } from "./manifest.ts";
 import { createProgress, type Progress } from "./progress.ts";
 import { resolveCell, type ResolvedCell } from "./spec.ts";
-import type { Study, StudyOptions } from "./study.ts";
+import { type Study, studyCharts, type StudyOptions, studyTables } from "./study.ts";
 
 export const CELLS_FILE = "cells.jsonl";
 /** The study directory's lock: held while repairing cells.jsonl, clearing temp files and writing outputs. */
@@ -160,8 +160,8 @@ export async function prepareBases(study: Study, opts: StudyOptions, log: (l: st
 
 /** Tables, charts and the manifest, from rows on disk. */
 export async function writeOutputs(study: Study, dir: string, rows: CellRow[], manifest: Record<string, unknown>) {
-  for (const t of study.tables(rows)) await writeTable(dir, t.name, t.raw, t.display);
-  for (const c of study.charts(rows)) await writeChart(dir, c.name, c.spec);
+  for (const t of studyTables(study, rows)) await writeTable(dir, t.name, t.raw, t.display);
+  for (const c of studyCharts(study, rows)) await writeChart(dir, c.name, c.spec);
   await atomicWriteJson(join(dir, "manifest.json"), manifest);
 }
 

@@ -8,6 +8,7 @@ import type { Interval, Verdict } from "../report/paired.ts";
 import type { ColumnTable } from "../report/tables.ts";
 import type { CellRow } from "./cell.ts";
 import type { CellSpec } from "./spec.ts";
+import type { Protocol } from "../train/evaluate.ts";
 
 export interface StudyOptions {
   /** The tiny preset CI runs: same code path, smaller everything. */
@@ -74,4 +75,54 @@ export interface Study {
   reference?: string;
   /** The papers' own numbers and claims, clearly theirs (for REPORT.md). */
   papers?: { table?: string; claims(rows: CellRow[]): ClaimCheck[] };
+}
+
+/** The protocols `rows` were evaluated with, in the configured order (the first is the study's main protocol). */
+export function protocolsOf(rows: CellRow[]): Protocol[] {
+  const listed = (rows[0]?.config.eval.protocols ?? []) as Protocol[];
+  return listed.filter((p) => rows.some((r) => r.results[p] !== undefined));
+}
+
+/** `rows` as if `p` were their first protocol: what the study's tables and charts report. */
+function asMain(rows: CellRow[], p: Protocol): CellRow[] {
+  return rows.map((r) => {
+    const protocols = [p, ...r.config.eval.protocols.filter((x) => x !== p)];
+    return { ...r, config: { ...r.config, eval: { ...r.config.eval, protocols } } };
+  });
+}
+
+/**
+ * A study's tables for every protocol that ran, each caption naming its protocol. The main protocol's keep their
+ * names; another protocol's get `_<protocol>` appended, and a table that reads the same under both (e.g. routing
+ * statistics) appears once.
+ */
+export function studyTables(study: Study, rows: CellRow[]): StudyTable[] {
+  const [main, ...others] = protocolsOf(rows);
+  if (!main) return study.tables(rows);
+  const label = (t: StudyTable, p: Protocol) => ({ ...t, caption: `${t.caption} (protocol: ${p})` });
+  const first = study.tables(asMain(rows, main));
+  const seen = new Set(first.map((t) => t.display.toCSV()));
+  const rest = others.flatMap((p) =>
+    study.tables(asMain(rows, p)).filter((t) => !seen.has(t.display.toCSV())).map((t) => ({
+      ...label(t, p),
+      name: `${t.name}_${p}`,
+    }))
+  );
+  return [...first.map((t) => label(t, main)), ...rest];
+}
+
+/** A study's charts for every protocol that ran, as `studyTables` does for tables. */
+export function studyCharts(study: Study, rows: CellRow[]): StudyChart[] {
+  const [main, ...others] = protocolsOf(rows);
+  if (!main) return study.charts(rows);
+  const label = (c: StudyChart, p: Protocol) => ({ ...c, caption: `${c.caption} (protocol: ${p})` });
+  const first = study.charts(asMain(rows, main));
+  const seen = new Set(first.map((c) => JSON.stringify(c.spec)));
+  const rest = others.flatMap((p) =>
+    study.charts(asMain(rows, p)).filter((c) => !seen.has(JSON.stringify(c.spec))).map((c) => ({
+      ...label(c, p),
+      name: `${c.name}_${p}`,
+    }))
+  );
+  return [...first.map((c) => label(c, main)), ...rest];
 }

@@ -5,7 +5,7 @@
 import { join, relative } from "node:path";
 import type { CellRow } from "../experiment/cell.ts";
 import { CELLS_FILE, readRows, resolveGrid } from "../experiment/runner.ts";
-import { claimVerdict, type Study, type StudyOptions } from "../experiment/study.ts";
+import { claimVerdict, type Study, studyCharts, type StudyOptions, studyTables } from "../experiment/study.ts";
 import { contrastMarkdown, contrastTable } from "../experiment/claims.ts";
 import type { Protocol } from "../train/evaluate.ts";
 import { atomicWrite, exists, removeStaleTemps } from "../util/fs.ts";
@@ -61,8 +61,8 @@ export async function studySection(r: StudyReport, reportDir: string): Promise<s
     }`,
     "",
   );
-  for (const t of study.tables(rows)) out.push(`**${t.caption}**`, "", toMarkdown(t.display), "");
-  for (const c of study.charts(rows)) {
+  for (const t of studyTables(study, rows)) out.push(`**${t.caption}**`, "", toMarkdown(t.display), "");
+  for (const c of studyCharts(study, rows)) {
     const png = relative(reportDir, join(dir, `${c.name}.png`));
     out.push(`![${c.caption}](${png})`, "", `_${c.caption}._`, "");
   }
