@@ -10,44 +10,56 @@ import type { CellRow } from "../src/experiment/cell.ts";
 import type { ClaimCheck, Study, StudyOptions } from "../src/experiment/study.ts";
 import { pairedClaim, pairedSeedClaim, rowsBySeed } from "../src/experiment/claims.ts";
 import { allOf, formatInterval, type Verdict } from "../src/report/paired.ts";
+import { AdaMoleSchema } from "../src/routers/adamole.ts";
 import { BUDGET, flatten, grid, mainProtocol, seedStats } from "./common.ts";
 
-const N = BUDGET.experts;
 /** τ_max values as the paper names them (in units of 1/N). */
-const TAUS: [string, number][] = [["0", 0], ["1/2N", 1 / (2 * N)], ["1/N", 1 / N], ["3/2N", 3 / (2 * N)], [
-  "2/N",
-  2 / N,
-], [
-  "1",
-  1,
-]];
+const TAU_NAMES: [string, (n: number) => number][] = [
+  ["0", () => 0],
+  ["1/2N", (n) => 1 / (2 * n)],
+  ["1/N", (n) => 1 / n],
+  ["3/2N", (n) => 3 / (2 * n)],
+  ["2/N", (n) => 2 / n],
+  ["1", () => 1],
+];
 const FIXED = new Set(["1/2N", "1/N", "3/2N", "2/N"]);
 
 /** The row label of the learned threshold at τ_max = `name`. */
 const learnedLabel = (name: string) => `AdaMoLE τmax=${name}`;
 
-function methods() {
-  const base = {
+/**
+ * The grid: on the embedded suite at the matched budget (N 4 × r 4 on all seven projections, dropout 0); on real
+ * data (`--data`) at the paper's settings, AdaMoLE's defaults (N 8 experts of r 4, α 16, dropout 0.05, q/k/v/o).
+ */
+function methods(paper = false) {
+  const base = paper ? { method: "adamole" } : {
     method: "adamole",
-    nExperts: N,
-    rank: BUDGET.totalRank / N,
+    nExperts: BUDGET.experts,
+    rank: BUDGET.totalRank / BUDGET.experts,
     targets: BUDGET.targets,
     dropout: BUDGET.dropout,
   };
-  return TAUS.flatMap(([name, tau]) => [
+  const n = AdaMoleSchema.parse(base).nExperts;
+  return TAU_NAMES.flatMap(([name, of]) => [
     {
       label: learnedLabel(name),
-      group: { tauMax: tau, tau: name, threshold: "learned" },
-      method: { ...base, maxThreshold: tau },
+      group: { tauMax: of(n), tau: name, threshold: "learned" },
+      method: { ...base, maxThreshold: of(n) },
     },
     ...(FIXED.has(name)
       ? [{
         label: `AdaMoLE fixed τ=${name}`,
-        group: { tauMax: tau, tau: name, threshold: "fixed" },
-        method: { ...base, maxThreshold: tau, constThreshold: true },
+        group: { tauMax: of(n), tau: name, threshold: "fixed" },
+        method: { ...base, maxThreshold: of(n), constThreshold: true },
       }]
       : []),
   ]);
+}
+
+/** The rows' expert count N (the embedded grid's when there are no rows). */
+function expertsOf(rows: CellRow[]): number {
+  const parsed = AdaMoleSchema.safeParse(rows[0]?.config.method);
+  return parsed.success ? parsed.data.nExperts : BUDGET.experts;
 }
 
 /** "learned τ=1/N": the specialisation table's and chart's name of a configuration. */
@@ -64,7 +76,7 @@ export const adamoleThreshold: Study = {
   title: "AdaMoLE threshold sensitivity: accuracy and active experts against τ_max",
   question: "How does AdaMoLE's maximum threshold τ_max trade accuracy against the number of active experts, " +
     "and does learning the threshold beat a fixed one?",
-  cells: (opts: StudyOptions) => grid(opts, methods()),
+  cells: (opts: StudyOptions) => grid(opts, methods(opts.data !== null)),
   reference: learnedLabel("1/N"),
   tables(rows) {
     const raw = aggregateBySeed(flat(rows), ["tau", "tauMax", "threshold"], ["average", "activeExperts"]);
@@ -76,7 +88,7 @@ export const adamoleThreshold: Study = {
       name: "table",
       raw,
       display,
-      caption: `Accuracy and active experts (of ${N}) per token, mean ± std over seeds`,
+      caption: `Accuracy and active experts (of ${expertsOf(rows)}) per token, mean ± std over seeds`,
     }, ...specialisationTable(rows, { key: configOf, column: "threshold τ_max", order: CONFIGS })];
   },
   charts(rows) {
@@ -99,13 +111,13 @@ export const adamoleThreshold: Study = {
         color: "threshold",
         xType: "quantitative",
         // the settings as run, not rounded decimals (0.125 would read "0.1")
-        xLabels: TAUS.map(([label, value]) => ({ value, label })),
+        xLabels: TAU_NAMES.map(([label, of]) => ({ value: of(expertsOf(rows)), label })),
         y2: "active",
         y2Title: "active experts per token",
         title: "AdaMoLE: accuracy and active experts against τ_max",
-        subtitle: `N = ${N} experts (1/N = ${1 / N}) · τ_max = 0 activates every expert · protocol: ${
-          mainProtocol(rows)
-        }`,
+        subtitle: `N = ${expertsOf(rows)} experts (1/N = ${
+          1 / expertsOf(rows)
+        }) · τ_max = 0 activates every expert · protocol: ${mainProtocol(rows)}`,
         xTitle: "maximum threshold τ_max",
         yTitle: "accuracy (%)",
         points: true,
@@ -128,7 +140,7 @@ function monotoneClaim(rows: CellRow[]): ClaimCheck {
   const claim = "A smaller τ_max activates more experts";
   const source = "AdaMoLE Table 4";
   const protocol = mainProtocol(rows);
-  const names = TAUS.map(([t]) => t);
+  const names = TAU_NAMES.map(([t]) => t);
   if (names.some((t) => rowsBySeed(rows, learnedLabel(t)).size === 0)) {
     return { claim, source, verdict: null, evidence: "not tested: not run (some τ_max missing)" };
   }
@@ -149,7 +161,7 @@ function monotoneClaim(rows: CellRow[]): ClaimCheck {
   const verdict: Verdict | null = ends.verdict === null
     ? null
     : allOf([ends.verdict, ...(reversed.length ? ["contradicted" as const] : [])]);
-  const means = TAUS.map(([t]) => {
+  const means = TAU_NAMES.map(([t]) => {
     const xs = [...rowsBySeed(rows, learnedLabel(t)).values()].map(active);
     return `${t}: ${seedStats(xs)!.mean.toFixed(2)}`;
   });

@@ -14,29 +14,45 @@ import { DynMoleSchema, topPCanExceedFloor } from "../src/routers/dynmole.ts";
 import { pairedClaim, pairedSeedClaim } from "../src/experiment/claims.ts";
 import { BUDGET, flatten, grid, mainProtocol } from "./common.ts";
 
-const N = BUDGET.experts;
 const QS = [0.5, 1, 1.1, 1.5, 2];
-const BASE = {
-  method: "dynmole",
-  nExperts: N,
-  rank: BUDGET.totalRank / N,
-  targets: BUDGET.targets,
-  dropout: BUDGET.dropout,
-};
-const DEFAULTS = DynMoleSchema.parse(BASE);
-/** Said beside the ablations when, at this N, plain top-p cannot differ from the top-k floor alone. */
-const TOP_P_NOTE = topPCanExceedFloor(DEFAULTS, N)
-  ? ""
-  : `; at N = ${N}, top-p ${DEFAULTS.topP} never adds an expert ` +
-    `beyond the top-${DEFAULTS.keepTopK} floor (the top ${DEFAULTS.keepTopK + 1} always hold ≥ ${
-      DEFAULTS.keepTopK + 1
-    }/${N} of the mass), so "no hybrid routing" and "top-2 only" route identically`;
+
+/**
+ * The method's base config: on the embedded suite the matched budget (N 4 × r 4 on all seven projections,
+ * dropout 0); on real data (`--data`) the paper's settings, DynMoLE's defaults (N 6 experts of r 24, α 48,
+ * dropout 0.05, gate/up/down).
+ */
+function baseConfig(paper: boolean): Record<string, unknown> {
+  return paper ? { method: "dynmole" } : {
+    method: "dynmole",
+    nExperts: BUDGET.experts,
+    rank: BUDGET.totalRank / BUDGET.experts,
+    targets: BUDGET.targets,
+    dropout: BUDGET.dropout,
+  };
+}
+
+/** The rows' DynMoLE config (the embedded grid's when the rows carry none). */
+function rowsConfig(rows: CellRow[]) {
+  const parsed = DynMoleSchema.safeParse(rows[0]?.config.method);
+  return parsed.success ? parsed.data : DynMoleSchema.parse(baseConfig(false));
+}
+
+/** Said beside the ablations when, at the rows' N, plain top-p cannot differ from the top-k floor alone. */
+function topPNote(rows: CellRow[]): string {
+  const c = rowsConfig(rows);
+  return topPCanExceedFloor(c, c.nExperts)
+    ? ""
+    : `; at N = ${c.nExperts}, top-p ${c.topP} never adds an expert beyond the top-${c.keepTopK} floor (the top ` +
+      `${c.keepTopK + 1} always hold ≥ ${c.keepTopK + 1}/${c.nExperts} of the mass), so "no hybrid routing" and ` +
+      `"top-2 only" route identically`;
+}
 
 /** Row labels of full DynMoLE at the default q and of its entropy-loss ablation. */
 const FULL = "DynMoLE q=1.1";
 const NO_LOSS = "DynMoLE no entropy loss";
 
-function methods() {
+function methods(paper = false) {
+  const BASE = baseConfig(paper);
   return [
     ...QS.map((q) => ({ label: `DynMoLE q=${q}`, group: { variant: "full", q }, method: { ...BASE, q } })),
     {
@@ -71,7 +87,7 @@ export const dynmoleQ: Study = {
   title: "DynMoLE: Tsallis entropy order q and ablations",
   question: "How sensitive is DynMoLE to the entropy order q, and what do its entropy loss and hybrid " +
     "(dense-when-uncertain) routing each contribute?",
-  cells: (opts: StudyOptions) => grid(opts, methods()),
+  cells: (opts: StudyOptions) => grid(opts, methods(opts.data !== null)),
   reference: FULL,
   tables(rows) {
     const raw = aggregateBySeed(flat(rows), ["variant", "q"], ["average", "activeExperts", "routerEntropy"]);
@@ -83,7 +99,7 @@ export const dynmoleQ: Study = {
       name: "table",
       raw,
       display,
-      caption: `Accuracy, active experts and normalised router entropy, mean ± std${TOP_P_NOTE}`,
+      caption: `Accuracy, active experts and normalised router entropy, mean ± std${topPNote(rows)}`,
     }, ...specialisationTable(rows, { key: configOf, column: "configuration", order: CONFIGS })];
   },
   charts(rows) {
@@ -125,14 +141,14 @@ export const dynmoleQ: Study = {
           xType: "quantitative",
           points: true,
           title: "DynMoLE: accuracy against the Tsallis order q",
-          subtitle: `N = ${N} experts · protocol: ${protocol}`,
+          subtitle: `N = ${rowsConfig(rows).nExperts} experts · protocol: ${protocol}`,
           xTitle: "entropy order q",
           yTitle: "accuracy (%)",
         }),
       },
       {
         name: "ablations",
-        caption: `DynMoLE at q = 1.1 against its ablations (±1 std over seeds)${TOP_P_NOTE}`,
+        caption: `DynMoLE at q = 1.1 against its ablations (±1 std over seeds)${topPNote(rows)}`,
         spec: barWithErrorBars({
           data: ablation,
           x: "variant",
