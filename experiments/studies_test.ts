@@ -18,6 +18,9 @@ const quiet: Progress = { log: () => {}, status: () => {}, done: () => {} };
 const QUICK = { quick: true, seeds: [0], data: null, base: null, shard: null, reportOnly: false, progress: quiet };
 
 const files = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+/** Every file of `dir` with its bytes (as text, for a readable diff). */
+const snapshot = (dir: string) =>
+  Object.fromEntries(files(dir).map((f) => [f, new TextDecoder().decode(Deno.readFileSync(join(dir, f)))]));
 
 for (const study of Object.values(STUDIES)) {
   Deno.test({
@@ -63,10 +66,14 @@ for (const study of Object.values(STUDIES)) {
       for (const k of ["commit", "backend", "versions", "machine", "wallMsThisRun"]) assert(k in manifest, k);
       assertEquals(manifest.runs.length, 1);
       assertEquals(manifest.runs[0].cellsRun, first.total);
+      const before = snapshot(dir);
       const again = await runStudy(study, { ...QUICK, out });
       assertEquals([again.ran, again.skipped], [0, first.total], "a rerun skips every finished cell");
       const rebuilt = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
       assertEquals(rebuilt.runs, manifest.runs, "a run that trains nothing keeps the run history (commit, wall time)");
+      const after = snapshot(dir);
+      const changed = Object.keys({ ...before, ...after }).filter((f) => before[f] !== after[f]);
+      assertEquals(changed, [], "a run that trains nothing leaves every output byte for byte (clean git)");
       await Deno.remove(out, { recursive: true });
     },
   });

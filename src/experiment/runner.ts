@@ -158,11 +158,16 @@ export async function prepareBases(study: Study, opts: StudyOptions, log: (l: st
   }
 }
 
-/** Tables, charts and the manifest, from rows on disk. */
-export async function writeOutputs(study: Study, dir: string, rows: CellRow[], manifest: Record<string, unknown>) {
+/** Tables, charts and the manifest (unless null: the one on disk stays), from rows on disk. */
+export async function writeOutputs(
+  study: Study,
+  dir: string,
+  rows: CellRow[],
+  manifest: Record<string, unknown> | null,
+) {
   for (const t of studyTables(study, rows)) await writeTable(dir, t.name, t.raw, t.display);
   for (const c of studyCharts(study, rows)) await writeChart(dir, c.name, c.spec);
-  await atomicWriteJson(join(dir, "manifest.json"), manifest);
+  if (manifest) await atomicWriteJson(join(dir, "manifest.json"), manifest);
 }
 
 /** The `runs` history of the manifest already in `dir` (none when it is missing or unreadable). */
@@ -257,7 +262,10 @@ export async function runStudy(study: Study, opts: RunOptions): Promise<RunSumma
       // What the rows were trained on (`backend` above is this process's, absent for a --report rebuild).
       rowBackends: [...new Set(rows.map((r) => r.env.backend))],
     };
-    await withLock(join(dir, LOCK_FILE), () => writeOutputs(study, dir, rows, manifest));
+    // A run that trained nothing (every cell on disk, e.g. a fresh clone's first command) keeps the manifest of the
+    // runs that did, so the outputs rebuild byte for byte and `git status` stays clean.
+    const keep = todo.length === 0 && !opts.reportOnly && (await exists(join(dir, "manifest.json")));
+    await withLock(join(dir, LOCK_FILE), () => writeOutputs(study, dir, rows, keep ? null : manifest));
   }
   if (failed.length > 0) {
     throw new CellsFailedError(

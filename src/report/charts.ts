@@ -41,10 +41,27 @@ export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
   for (const w of warnings) console.warn(`[charts] vega-lite: ${w}`);
   const view = new vega.View(vega.parse(vg), { renderer: "none" });
   try {
-    return await view.toSVG();
+    return renumberIds(await view.toSVG());
   } finally {
     view.finalize();
   }
+}
+
+/**
+ * vega numbers clip paths and gradients with process-wide counters (`clip7`, `gradient_3`), so the same chart
+ * rendered twice in one process differed. Renumbering each document's ids in order of appearance makes the SVG a
+ * function of the spec alone (rebuilt outputs compare equal, byte for byte).
+ */
+export function renumberIds(svg: string): string {
+  const ids = new Map<string, string>();
+  for (const m of svg.matchAll(/\bid="([A-Za-z_-]+?)(\d+)"/g)) {
+    if (!ids.has(m[1] + m[2])) ids.set(m[1] + m[2], `${m[1]}${ids.size}`);
+  }
+  if (!ids.size) return svg;
+  return svg.replace(/(\bid="|url\(#|href="#)([A-Za-z_-]+?\d+)(?=[")])/g, (all, lead: string, id: string) => {
+    const to = ids.get(id);
+    return to === undefined ? all : lead + to;
+  });
 }
 
 let fontsReady: Promise<Uint8Array[]> | null = null;

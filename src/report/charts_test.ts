@@ -12,6 +12,7 @@ import {
   lineWithBand,
   renderPng,
   renderSvg,
+  renumberIds,
   scatter,
   writeChart,
 } from "./charts.ts";
@@ -343,4 +344,15 @@ Deno.test("lineWithBand yLo/yHi: the band spans the given columns (an asymmetric
   assertEquals(band.transform, undefined);
   assertEquals([band.encoding.y, band.encoding.y2].map((e) => (e as { field: string }).field), ["lo", "hi"]);
   assertEquals((band.encoding.color as { field: string }).field, "m");
+});
+
+Deno.test("renumberIds: clip-path and gradient ids numbered by appearance, references follow", () => {
+  const svg = '<clipPath id="clip7"/><g clip-path="url(#clip7)"/><linearGradient id="gradient_3"/>' +
+    '<rect fill="url(#gradient_3)"/><g clip-path="url(#clip7)"/>';
+  assertEquals(
+    renumberIds(svg),
+    '<clipPath id="clip0"/><g clip-path="url(#clip0)"/><linearGradient id="gradient_1"/>' +
+      '<rect fill="url(#gradient_1)"/><g clip-path="url(#clip0)"/>',
+  );
+  assertEquals(renumberIds("<svg/>"), "<svg/>");
 });
