@@ -4,6 +4,7 @@
  * record accuracy and the mean number of active experts per token.
  */
 import { lineWithBand } from "../src/report/charts.ts";
+import { paretoCharts } from "../src/report/pareto.ts";
 import { specialisationChart, specialisationTable } from "../src/report/specialisation.ts";
 import { aggregateBySeed, meanStdTable, tableRows } from "../src/report/tables.ts";
 import type { CellRow } from "../src/experiment/cell.ts";
@@ -100,29 +101,37 @@ export const adamoleThreshold: Study = {
       accuracyStd: r.average_std,
       active: r.activeExperts_mean,
     }));
-    return [{
-      name: "threshold",
-      caption: "Accuracy (solid, ±1 std band) and active experts per token (dashed, right axis) against τ_max",
-      spec: lineWithBand({
-        data,
-        x: "tauMax",
-        y: "accuracy",
-        yErr: "accuracyStd",
-        color: "threshold",
-        xType: "quantitative",
-        // the settings as run, not rounded decimals (0.125 would read "0.1")
-        xLabels: TAU_NAMES.map(([label, of]) => ({ value: of(expertsOf(rows)), label })),
-        y2: "active",
-        y2Title: "active experts per token",
-        title: "AdaMoLE: accuracy and active experts against τ_max",
-        subtitle: `N = ${expertsOf(rows)} experts (1/N = ${
-          1 / expertsOf(rows)
-        }) · τ_max = 0 activates every expert · protocol: ${mainProtocol(rows)}`,
-        xTitle: "maximum threshold τ_max",
-        yTitle: "accuracy (%)",
-        points: true,
-      }),
-    }, ...specialisationChart(rows, { key: configOf, order: CONFIGS, xTitle: "threshold, τ_max" })];
+    return [
+      {
+        name: "threshold",
+        caption: "Accuracy (solid, ±1 std band) and active experts per token (dashed, right axis) against τ_max",
+        spec: lineWithBand({
+          data,
+          x: "tauMax",
+          y: "accuracy",
+          yErr: "accuracyStd",
+          color: "threshold",
+          xType: "quantitative",
+          // the settings as run, not rounded decimals (0.125 would read "0.1")
+          xLabels: TAU_NAMES.map(([label, of]) => ({ value: of(expertsOf(rows)), label })),
+          y2: "active",
+          y2Title: "active experts per token",
+          title: "AdaMoLE: accuracy and active experts against τ_max",
+          subtitle: `N = ${expertsOf(rows)} experts (1/N = ${
+            1 / expertsOf(rows)
+          }) · τ_max = 0 activates every expert · protocol: ${mainProtocol(rows)}`,
+          xTitle: "maximum threshold τ_max",
+          yTitle: "accuracy (%)",
+          points: true,
+        }),
+      },
+      ...specialisationChart(rows, { key: configOf, order: CONFIGS, xTitle: "threshold, τ_max" }),
+      ...paretoCharts(
+        rows,
+        mainProtocol(rows),
+        configOf,
+      ),
+    ];
   },
   papers: {
     table: "AdaMoLE Table 3–4 (Llama-2-7B, N = 8): CSQA 78.95 [6.59 active] at 0–1/(2N), 78.71 [3.46] at 0–1/N, " +

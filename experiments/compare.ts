@@ -12,6 +12,7 @@ import type { CellRow } from "../src/experiment/cell.ts";
 import type { ClaimCheck, Study, StudyOptions } from "../src/experiment/study.ts";
 import { FROZEN_BASE, notTestedClaim, pairedClaim, perTaskContrasts, perTaskLevels } from "../src/experiment/claims.ts";
 import { allOf, formatInterval, type Interval, type Verdict, verdictOf } from "../src/report/paired.ts";
+import { paretoCharts } from "../src/report/pareto.ts";
 import { specialisationChart, specialisationClaim, specialisationTable } from "../src/report/specialisation.ts";
 import { curveCharts, fasterClaim } from "../src/report/convergence.ts";
 import { BUDGET, flatten, grid, mainProtocol } from "./common.ts";
@@ -120,6 +121,7 @@ export const compare: Study = {
         }),
       },
       ...specialisationChart(rows, { order: ORDER }),
+      ...paretoCharts(rows, mainProtocol(rows), (r) => r.label),
       ...curveCharts(rows, {
         name: "learning_curve",
         seriesTitle: "method",

@@ -5,6 +5,7 @@
  * training.
  */
 import { barWithErrorBars, lineOverTime, lineWithBand } from "../src/report/charts.ts";
+import { paretoCharts } from "../src/report/pareto.ts";
 import { specialisationChart, specialisationTable } from "../src/report/specialisation.ts";
 import { curveCharts, fasterClaim } from "../src/report/convergence.ts";
 import { aggregateBySeed, meanStdTable, tableRows } from "../src/report/tables.ts";
@@ -175,6 +176,7 @@ export const dynmoleQ: Study = {
         }),
       },
       ...specialisationChart(rows, { key: configOf, order: CONFIGS, xTitle: "configuration" }),
+      ...paretoCharts(rows, mainProtocol(rows), configOf),
       ...curveCharts(rows, {
         name: "learning_curve_q",
         seriesTitle: "q",

@@ -5,6 +5,7 @@
  * cannot run sparsely) so only the routing differs.
  */
 import { heatmap, scatter } from "../src/report/charts.ts";
+import { paretoCharts } from "../src/report/pareto.ts";
 import { specialisationChart, specialisationTable } from "../src/report/specialisation.ts";
 import { aggregateBySeed, meanStdTable, tableRows } from "../src/report/tables.ts";
 import { TASKS } from "../src/data/types.ts";
@@ -133,6 +134,7 @@ export const moaSparsity: Study = {
         xTitle: "variant",
         title: "Does the adapter-type routing specialise by task?",
       }),
+      ...paretoCharts(rows, mainProtocol(rows), variantOf),
     ];
   },
   papers: {
