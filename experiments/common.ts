@@ -55,10 +55,10 @@ function real(opts: StudyOptions) {
 }
 
 /**
- * `--quick` with `--data`: a smoke run on the user's files — 64 training records and 20 test records per task,
+ * `--quick` with `--data`: a smoke run on the user's files — 64 training records and 12 test records per task,
  * one seed, one epoch in batches of 8, short generations — both protocols, the same code path.
  */
-export const REAL_SMOKE = { trainPerTask: 64, testPerTask: 20, batchSize: 8, maxNewTokens: 8 } as const;
+export const REAL_SMOKE = { trainPerTask: 64, testPerTask: 12, batchSize: 8, maxNewTokens: 8 } as const;
 
 function realSmoke(opts: StudyOptions) {
   const r = real(opts);

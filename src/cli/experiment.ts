@@ -45,7 +45,7 @@ const spec: CommandSpec = {
     },
     "limit-test": {
       type: "string",
-      description: "at most n test records per task (any study; --quick with --data uses 20)",
+      description: "at most n test records per task (any study; --quick with --data uses 12)",
       value: "<n>",
     },
     out: { type: "string", description: "results root", default: "results", value: "<dir>" },
