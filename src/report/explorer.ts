@@ -66,7 +66,7 @@ export function interactive(spec: vl.TopLevelSpec): vl.TopLevelSpec {
   return s as unknown as vl.TopLevelSpec;
 }
 
-async function pageStudy(r: StudyReport, out: string): Promise<PageStudy> {
+function pageStudy(r: StudyReport, out: string): PageStudy {
   const { study, rows, dir } = r;
   const rel = (f: string) => relative(out, join(dir, f)).replaceAll("\\", "/");
   return {
@@ -179,7 +179,7 @@ for (const s of studies) {
 
 /** Write `<out>/index.html` for `reports`; returns its path. */
 export async function writeExplorer(reports: StudyReport[], out: string, intro: string): Promise<string> {
-  const studies = await Promise.all(reports.map((r) => pageStudy(r, out)));
+  const studies = reports.map((r) => pageStudy(r, out));
   const bundles = await Promise.all(
     BUNDLES.map(([pkg, file]) => Deno.readTextFile(join(dirname(require.resolve(pkg)), file))),
   );
