@@ -92,37 +92,32 @@ function asMain(rows: CellRow[], p: Protocol): CellRow[] {
 }
 
 /**
- * A study's tables for every protocol that ran, each caption naming its protocol. The main protocol's keep their
- * names; another protocol's get `_<protocol>` appended, and a table that reads the same under both (e.g. routing
- * statistics) appears once.
+ * `make`'s outputs (tables or charts) for every protocol that ran, each caption naming its protocol. The main
+ * protocol's keep their names; another protocol's get `_<protocol>` appended, and an output that reads the same
+ * under both (by `key`, e.g. routing statistics) appears once.
  */
-export function studyTables(study: Study, rows: CellRow[]): StudyTable[] {
+function perProtocol<T extends { name: string; caption: string }>(
+  rows: CellRow[],
+  make: (rows: CellRow[]) => T[],
+  key: (t: T) => string,
+): T[] {
   const [main, ...others] = protocolsOf(rows);
-  if (!main) return study.tables(rows);
-  const label = (t: StudyTable, p: Protocol) => ({ ...t, caption: `${t.caption} (protocol: ${p})` });
-  const first = study.tables(asMain(rows, main));
-  const seen = new Set(first.map((t) => t.display.toCSV()));
+  if (!main) return make(rows);
+  const label = (t: T, p: Protocol) => ({ ...t, caption: `${t.caption} (protocol: ${p})` });
+  const first = make(asMain(rows, main));
+  const seen = new Set(first.map(key));
   const rest = others.flatMap((p) =>
-    study.tables(asMain(rows, p)).filter((t) => !seen.has(t.display.toCSV())).map((t) => ({
-      ...label(t, p),
-      name: `${t.name}_${p}`,
-    }))
+    make(asMain(rows, p)).filter((t) => !seen.has(key(t))).map((t) => ({ ...label(t, p), name: `${t.name}_${p}` }))
   );
   return [...first.map((t) => label(t, main)), ...rest];
 }
 
-/** A study's charts for every protocol that ran, as `studyTables` does for tables. */
+/** A study's tables for every protocol that ran (`perProtocol`). */
+export function studyTables(study: Study, rows: CellRow[]): StudyTable[] {
+  return perProtocol(rows, (r) => study.tables(r), (t) => t.display.toCSV());
+}
+
+/** A study's charts for every protocol that ran (`perProtocol`). */
 export function studyCharts(study: Study, rows: CellRow[]): StudyChart[] {
-  const [main, ...others] = protocolsOf(rows);
-  if (!main) return study.charts(rows);
-  const label = (c: StudyChart, p: Protocol) => ({ ...c, caption: `${c.caption} (protocol: ${p})` });
-  const first = study.charts(asMain(rows, main));
-  const seen = new Set(first.map((c) => JSON.stringify(c.spec)));
-  const rest = others.flatMap((p) =>
-    study.charts(asMain(rows, p)).filter((c) => !seen.has(JSON.stringify(c.spec))).map((c) => ({
-      ...label(c, p),
-      name: `${c.name}_${p}`,
-    }))
-  );
-  return [...first.map((c) => label(c, main)), ...rest];
+  return perProtocol(rows, (r) => study.charts(r), (c) => JSON.stringify(c.spec));
 }
