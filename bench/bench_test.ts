@@ -7,7 +7,8 @@ import { initBackend } from "../src/backend/backend.ts";
 import { buildLayer, LAYER_METHODS, type LayerCase, layerInput, layerOutputs, USES_TOPK } from "./layer.ts";
 import type { LayerRow } from "./measure.ts";
 import { expandCases, expandShapes, FULL_AXES, overrideShapes, PRESETS } from "./presets.ts";
-import { dispatchBreakEven, overLora, soakVerdict, sparseOverDense } from "./ratios.ts";
+import { dispatchBreakEven, loadVerdict, overLora, soakVerdict, sparseOverDense } from "./ratios.ts";
+import { benchLoad, LOAD_SHAPE } from "./load.ts";
 import { quantile, summarize } from "./stats.ts";
 import { embeddedBase, STEP_METHOD_NAMES, STEP_METHODS, stepFlops, torchStepRequest } from "./step.ts";
 import { LlamaModel } from "../src/model/llama.ts";
@@ -78,6 +79,41 @@ Deno.test("soakVerdict: flat only when tensors and bytes are unchanged", () => {
   assertEquals(soakVerdict([s(1, 10, 100), s(50, 10, 100)]).met, true);
   assertEquals(soakVerdict([s(1, 10, 100), s(50, 11, 104)]).met, false);
   assertEquals(soakVerdict([]).met, null);
+});
+
+Deno.test("loadVerdict judges the sharded layout against 1.3× the float32 bytes", () => {
+  const row = (layout: string, peakRatio: number) => ({ layout, peakRatio, peakBytes: peakRatio * 2 ** 20 });
+  assertEquals(loadVerdict([row("single", 1.6), row("sharded", 1.2)]).met, true);
+  assertEquals(loadVerdict([row("sharded", 1.31)]).met, false);
+  assertEquals(loadVerdict([]).met, null);
+});
+
+Deno.test({
+  name: "benchLoad writes a BF16 checkpoint in both layouts and reports the child's peak over float32 bytes",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const shape = {
+      ...LOAD_SHAPE,
+      vocabSize: 300,
+      dModel: 32,
+      nLayers: 2,
+      nHeads: 4,
+      nKvHeads: 2,
+      headDim: 8,
+      dFF: 64,
+    };
+    const rows = await benchLoad(shape, "cpu", 16 * 1024);
+    assertEquals(rows.map((r) => r.layout), ["single", "sharded"]);
+    const params = 2 * 300 * 32 + 2 * (2 * 32 + 32 * 32 * 2 + 32 * 16 * 2 + 3 * 32 * 64) + 32;
+    for (const r of rows) {
+      assertEquals(r.f32Bytes, 4 * params);
+      assert(r.fileBytes > 2 * params && r.fileBytes < 2 * params + 16 * 1024, `${r.layout}: ${r.fileBytes} bytes`);
+      assert(r.peakBytes > 0 && r.heldBytes <= r.peakBytes && r.seconds > 0, JSON.stringify(r));
+      assertEquals(r.peakRatio, r.peakBytes / r.f32Bytes);
+    }
+    assertEquals(rows[0].shards, 1);
+    assert(rows[1].shards > 1, `${rows[1].shards} shards`);
+  },
 });
 
 Deno.test({

@@ -37,6 +37,7 @@ import {
   type StepResult,
   type StepShape,
 } from "./step.ts";
+import { benchLoad } from "./load.ts";
 import { finishTorch, startTorch, torchGroup, type TorchSession, torchStepRounds } from "./reference.ts";
 
 const spec: CommandSpec = {
@@ -74,6 +75,7 @@ const spec: CommandSpec = {
       value: "<list>",
     },
     soak: { type: "string", description: "training steps of the memory soak (0 skips it)", value: "<n>" },
+    "no-load": { type: "boolean", description: "skip the checkpoint-loading memory case" },
     torch: { type: "boolean", description: "run the PyTorch reference (default: per preset, when torch imports)" },
     "no-torch": { type: "boolean", description: "skip the PyTorch reference" },
     "torch-device": {
@@ -150,6 +152,7 @@ const Flags = z.object({
   "real-vocab": listOf([...STEP_METHOD_NAMES, "none"], "step method").transform((xs) => xs.filter((x) => x !== "none"))
     .optional(),
   soak: z.coerce.number().int("must be an integer").min(0, "must be ≥ 0").optional(),
+  "no-load": z.boolean().optional(),
   torch: z.boolean().optional(),
   "no-torch": z.boolean().optional(),
   "torch-device": z.enum(["cpu", "auto"]).default("auto"),
@@ -192,6 +195,7 @@ export function resolvePlan(flags: Flags): Preset {
     sparsity: shapeFlags ? null : preset.sparsity,
     realVocab: { ...preset.realVocab, methods: flags["real-vocab"] ?? preset.realVocab.methods },
     soak: { ...preset.soak, steps: flags.soak ?? preset.soak.steps },
+    load: flags["no-load"] ? null : preset.load,
     torch: flags["no-torch"] ? false : flags.torch ?? preset.torch,
   };
 }
@@ -272,6 +276,16 @@ async function runSoak(plan: Preset, results: BenchResults): Promise<void> {
   };
 }
 
+async function runLoad(plan: Preset, results: BenchResults): Promise<void> {
+  const backend = results.backends[0]?.name as BackendName | undefined;
+  if (!backend || !plan.load) return;
+  log(
+    `load: peak memory of loading a BF16 checkpoint (${plan.load.shape.nLayers} layers, d ${plan.load.shape.dModel})…`,
+  );
+  results.load = await benchLoad(plan.load.shape, backend, plan.load.shardBytes);
+  if (!results.load.length) log("load: skipped (peak RSS is read from /proc, Linux only)");
+}
+
 async function main(): Promise<void> {
   const parsed = parseCommand(spec, Deno.args);
   if (!parsed) return;
@@ -291,6 +305,7 @@ async function main(): Promise<void> {
     steps: [],
     sgemmPeakGflops: null,
     soak: null,
+    load: [],
     wallS: 0,
   };
   log(`preset ${plan.name}: ${plan.summary}`);
@@ -304,12 +319,20 @@ async function main(): Promise<void> {
   }
   await finishTorch(torch, results);
   await runSoak(plan, results);
+  await runLoad(plan, results);
   results.wallS = (performance.now() - t0) / 1000;
   const methods: LayerMethod[] = [...new Set(results.layer.map((r) => r.method))];
   const files = await writeResults(flags.out, results, {
     kind: "bench",
     preset: plan.name,
-    plan: { timing: plan.timing, backends: plan.backends, sparsity: plan.sparsity, step: plan.step, soak: plan.soak },
+    plan: {
+      timing: plan.timing,
+      backends: plan.backends,
+      sparsity: plan.sparsity,
+      step: plan.step,
+      soak: plan.soak,
+      load: plan.load,
+    },
     methods,
     backends: results.backends,
     skipped: results.skipped,

@@ -8,11 +8,13 @@ import { type Row, writeTable } from "../src/report/tables.ts";
 import { atomicWriteJson } from "../src/util/fs.ts";
 import { writeCharts } from "./charts.ts";
 import type { LayerCase } from "./layer.ts";
+import type { LoadResult } from "./load.ts";
 import type { LayerRow } from "./measure.ts";
 import { type GridShape, shapeKey } from "./presets.ts";
 import {
   blasTorchVerdict,
   dispatchRows,
+  loadVerdict,
   overLora,
   overTorch,
   type RatioRow,
@@ -51,6 +53,8 @@ export interface BenchResults {
   /** cblas_sgemm GFLOP/s at 1024³ measured in this run: the step table's utilisation is relative to it. */
   sgemmPeakGflops: number | null;
   soak: { backend: string; method: string; shape: StepShape; samples: SoakSample[]; msPerStep: number } | null;
+  /** Peak memory of checkpoint loading (empty: not run). */
+  load: LoadResult[];
   wallS: number;
 }
 
@@ -181,6 +185,7 @@ export function verdicts(r: BenchResults): Verdict[] {
   });
   out.push(blasTorchVerdict(r.layer, r.torchCpu?.timings ?? null));
   out.push(soakVerdict(r.soak?.samples ?? []));
+  out.push(loadVerdict(r.load));
   return out;
 }
 
@@ -219,6 +224,21 @@ export async function writeResults(dir: string, r: BenchResults, manifest: Recor
     })),
   );
   await table("soak", (r.soak?.samples ?? []).map((s) => ({ ...s, rssMiB: round(s.rssMiB, 1) })));
+  const mib = (b: number) => round(b / 2 ** 20, 1);
+  await table(
+    "load",
+    r.load.map((l) => ({
+      layout: l.layout,
+      dtype: l.dtype,
+      shards: l.shards,
+      file_MiB: mib(l.fileBytes),
+      f32_params_MiB: mib(l.f32Bytes),
+      peak_MiB: mib(l.peakBytes),
+      held_MiB: mib(l.heldBytes),
+      peak_over_f32: round(l.peakRatio),
+      seconds: round(l.seconds, 2),
+    })),
+  );
   files.push(...await writeCharts(dir, r, steps, sparsity));
   await atomicWriteJson(join(dir, "manifest.json"), {
     ...manifest,

@@ -9,6 +9,7 @@
 import type { BackendName } from "../src/backend/backend.ts";
 import { LAYER_METHODS, type LayerCase, type LayerMethod, type LayerShape, USES_TOPK } from "./layer.ts";
 import type { StepShape } from "./step.ts";
+import { LOAD_SHAPE, type LoadShape } from "./load.ts";
 import type { TimingPlan } from "./stats.ts";
 
 export interface ShapeAxes {
@@ -62,6 +63,8 @@ export interface Preset {
   /** Training steps at the real-format shape (vocabulary 32,001; first step-bench backend only). */
   realVocab: { shape: StepShape; methods: string[] };
   soak: { steps: number; shape: StepShape; every: number; method: string };
+  /** Peak memory of loading a BF16 checkpoint of this shape, one file and in shards (null: skipped). */
+  load: { shape: LoadShape; shardBytes: number } | null;
   torch: boolean;
 }
 
@@ -96,6 +99,7 @@ export const PRESETS: Record<string, Preset> = {
     step: { shape: { batch: 2, seqLen: 16 }, warmup: 1, rounds: 1, perRound: 2 },
     realVocab: { shape: { batch: 2, seqLen: 16 }, methods: [] },
     soak: { steps: 10, shape: { batch: 2, seqLen: 16 }, every: 5, method: "topk" },
+    load: null,
     torch: true,
   },
   default: {
@@ -133,6 +137,7 @@ export const PRESETS: Record<string, Preset> = {
     step: { shape: { batch: 16, seqLen: 64 }, warmup: 2, rounds: 4, perRound: 3 },
     realVocab: { shape: { batch: 8, seqLen: 128 }, methods: ["lora", "topk"] },
     soak: { steps: 1000, shape: { batch: 4, seqLen: 32 }, every: 50, method: "topk" },
+    load: { shape: LOAD_SHAPE, shardBytes: 64 * 2 ** 20 },
     torch: true,
   },
   full: {
@@ -149,6 +154,7 @@ export const PRESETS: Record<string, Preset> = {
     step: { shape: { batch: 16, seqLen: 64 }, warmup: 2, rounds: 5, perRound: 4 },
     realVocab: { shape: { batch: 8, seqLen: 128 }, methods: ALL_STEP },
     soak: { steps: 1000, shape: { batch: 16, seqLen: 64 }, every: 50, method: "topk" },
+    load: { shape: LOAD_SHAPE, shardBytes: 64 * 2 ** 20 },
     torch: true,
   },
 };

@@ -18,6 +18,8 @@ export const TARGETS = {
   >,
   stepOverTorch: 1.0,
   layerOverTorch: { geomean: 1.5, worst: 2.0 },
+  /** Peak resident memory of loading a sharded BF16 checkpoint, × its float32 parameter bytes. */
+  loadPeak: 1.3,
 };
 
 /** The same shape without top-k: where a method meets its LoRA baseline. */
@@ -213,4 +215,14 @@ export function soakVerdict(
     met: dT === 0 && dB === 0,
     note: dT === 0 && dB === 0 ? "" : `${dT} tensors and ${dB} bytes more after step ${last.step} than after step 1`,
   };
+}
+
+/** Loading a sharded BF16 checkpoint peaks at ≤ 1.3× its float32 parameter bytes (the sharded layout is the target). */
+export function loadVerdict(rows: readonly { layout: string; peakRatio: number; peakBytes: number }[]): Verdict {
+  const target = `loading a sharded BF16 checkpoint peaks ≤ ${TARGETS.loadPeak}× its float32 parameter bytes`;
+  const sharded = rows.find((r) => r.layout === "sharded");
+  if (!sharded) return { target, value: "—", met: null, note: "load bench not run" };
+  const met = sharded.peakRatio <= TARGETS.loadPeak;
+  const value = `${sharded.peakRatio.toFixed(2)}×`;
+  return { target, value, met, note: met ? "" : `peak ${(sharded.peakBytes / 2 ** 20).toFixed(0)} MiB` };
 }

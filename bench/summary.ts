@@ -101,6 +101,16 @@ export function summaryLines(r: BenchResults): string[] {
         `(steps ${first.step} → ${last.step}); RSS ${first.rssMiB.toFixed(0)} → ${last.rssMiB.toFixed(0)} MiB`,
     );
   }
+  for (const l of r.load) {
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    lines.push(
+      `${l === r.load[0] ? "\n" : ""}Load (${l.dtype}, ${l.layout}, ${l.shards} file${l.shards > 1 ? "s" : ""}, ${
+        mib(l.fileBytes)
+      }): peak ${mib(l.peakBytes)} = ${l.peakRatio.toFixed(2)}× the ${mib(l.f32Bytes)} of float32 parameters, ${
+        l.seconds.toFixed(1)
+      } s`,
+    );
+  }
   for (const b of r.skipped) lines.push(`skipped backend ${b.name}: ${b.why}`);
   lines.push("", "Targets:");
   for (const v of verdicts(r)) lines.push(`  ${v.target}: ${v.met === null ? "" : `${v.value} — `}${verdictText(v)}`);

@@ -50,22 +50,42 @@ export function parseSafetensors(
   bytes: Uint8Array,
   source: string,
 ): { tensors: Map<string, HostTensor>; metadata: Record<string, string> } {
-  const fail = (what: string): never => {
-    throw new CheckpointError(`${source}: ${what}`);
-  };
-  if (bytes.length < 8) fail(`only ${bytes.length} bytes, too short for a safetensors file; ${REDOWNLOAD}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = view.getBigUint64(0, true);
-  if (n > BigInt(bytes.length - 8)) {
+  const fail = failFor(source);
+  const dataStart = dataStartOf(bytes, bytes.length, fail);
+  const { entries, metadata } = checkedLayout(bytes.subarray(8, dataStart), bytes.length - dataStart, fail);
+  const tensors = new Map<string, HostTensor>();
+  for (const e of entries) {
+    const raw = bytes.subarray(dataStart + e.begin, dataStart + e.end);
+    tensors.set(e.name, { shape: e.shape, data: decodeFloats(raw, e.dtype), dtype: e.dtype });
+  }
+  return { tensors, metadata };
+}
+
+const failFor = (source: string) => (what: string): never => {
+  throw new CheckpointError(`${source}: ${what}`);
+};
+
+/** Where the data buffer starts, from the file's first 8 bytes (the header length) and its total length. */
+function dataStartOf(first: Uint8Array, length: number, fail: (what: string) => never): number {
+  if (length < 8) fail(`only ${length} bytes, too short for a safetensors file; ${REDOWNLOAD}`);
+  const n = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(length - 8)) {
     fail(
-      `truncated or not safetensors: the header length ${n} exceeds the ${bytes.length - 8} bytes that follow; ` +
+      `truncated or not safetensors: the header length ${n} exceeds the ${length - 8} bytes that follow; ` +
         REDOWNLOAD,
     );
   }
-  const dataStart = 8 + Number(n);
-  const { entries, metadata } = parseHeader(bytes.subarray(8, dataStart), fail);
-  const described = checkTiling(entries, fail);
-  const held = bytes.length - dataStart;
+  return 8 + Number(n);
+}
+
+/** The header's tensors, checked to tile a data buffer of exactly `held` bytes. */
+function checkedLayout(
+  header: Uint8Array,
+  held: number,
+  fail: (what: string) => never,
+): { entries: HeaderEntry[]; metadata: Record<string, string> } {
+  const layout = parseHeader(header, fail);
+  const described = checkTiling(layout.entries, fail);
   if (described > held) {
     fail(`truncated: the header describes ${described} data bytes but the file holds ${held}; ${REDOWNLOAD}`);
   }
@@ -75,12 +95,7 @@ export function parseSafetensors(
         REDOWNLOAD,
     );
   }
-  const tensors = new Map<string, HostTensor>();
-  for (const e of entries) {
-    const raw = bytes.subarray(dataStart + e.begin, dataStart + e.end);
-    tensors.set(e.name, { shape: e.shape, data: decodeFloats(raw, e.dtype), dtype: e.dtype });
-  }
-  return { tensors, metadata };
+  return layout;
 }
 
 function parseHeader(
@@ -302,18 +317,65 @@ function roundEven(v: number): number {
 // ---------------------------------------------------------------------------------------------------------
 // Files and checkpoint directories
 
-/** Read and decode one safetensors file; errors (a missing file too) are CheckpointErrors naming `path`. */
+/**
+ * Read and decode one safetensors file, streaming: the header first, then each tensor straight into its
+ * float32 array (F32) or through one reused scratch buffer (BF16/F16/F64) — so the peak is the decoded
+ * tensors plus the largest stored tensor, never the whole file twice. Errors (a missing file too) are
+ * CheckpointErrors naming `path`.
+ */
 export async function readSafetensorsFile(
   path: string,
 ): Promise<{ tensors: Map<string, HostTensor>; metadata: Record<string, string> }> {
-  let bytes: Uint8Array;
+  const fail = failFor(path);
+  let file: Deno.FsFile;
   try {
-    bytes = await Deno.readFile(path);
+    file = await Deno.open(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new CheckpointError(`${path}: no such file; check the path`);
     throw new CheckpointError(`${path}: cannot read (${(e as Error).message}); check the path and permissions`);
   }
-  return parseSafetensors(bytes, path);
+  try {
+    const length = (await file.stat()).size;
+    const first = new Uint8Array(Math.min(8, length));
+    await readAt(file, 0, first, fail);
+    const dataStart = dataStartOf(first, length, fail);
+    const header = new Uint8Array(dataStart - 8);
+    await readAt(file, 8, header, fail);
+    const { entries, metadata } = checkedLayout(header, length - dataStart, fail);
+    const sorted = [...entries].sort((a, b) => a.begin - b.begin); // sequential reads
+    const converted = sorted.filter((e) => e.dtype !== "F32" || !HOST_LITTLE_ENDIAN);
+    const scratch = new Uint8Array(Math.max(0, ...converted.map((e) => e.end - e.begin)));
+    const decoded = new Map<string, Float32Array>();
+    for (const e of sorted) {
+      if (e.dtype === "F32" && HOST_LITTLE_ENDIAN) {
+        const data = new Float32Array((e.end - e.begin) / 4);
+        await readAt(file, dataStart + e.begin, new Uint8Array(data.buffer), fail);
+        decoded.set(e.name, data);
+      } else {
+        const raw = scratch.subarray(0, e.end - e.begin);
+        await readAt(file, dataStart + e.begin, raw, fail);
+        decoded.set(e.name, decodeFloats(raw, e.dtype));
+      }
+    }
+    const tensors = new Map<string, HostTensor>(); // in header order, as parseSafetensors returns them
+    for (const e of entries) tensors.set(e.name, { shape: e.shape, data: decoded.get(e.name)!, dtype: e.dtype });
+    return { tensors, metadata };
+  } finally {
+    file.close();
+  }
+}
+
+/** Fill `into` from byte `offset` of `file` (reads may return short). */
+async function readAt(file: Deno.FsFile, offset: number, into: Uint8Array, fail: (what: string) => never) {
+  await file.seek(offset, Deno.SeekMode.Start);
+  let done = 0;
+  while (done < into.length) {
+    const n = await file.read(into.subarray(done));
+    if (n === null) {
+      fail(`the file ended at byte ${offset + done} while reading; it changed or is truncated, ${REDOWNLOAD}`);
+    }
+    done += n!;
+  }
 }
 
 /** Atomically write one safetensors file. */

@@ -214,6 +214,40 @@ for (const c of CORRUPT) {
   });
 }
 
+Deno.test("readSafetensorsFile (streaming) rejects every corrupt file with parse's message, naming the path", async () => {
+  await withTempDir(async (dir) => {
+    for (const c of CORRUPT) {
+      const path = join(dir, "bad.safetensors");
+      await Deno.writeFile(path, c.bytes());
+      const e = await assertRejects(() => readSafetensorsFile(path), CheckpointError, c.fragment);
+      assert(e.message.startsWith(`${path}: `) && !e.message.includes("\n"), `${c.name}: ${e.message}`);
+    }
+  });
+});
+
+Deno.test("readSafetensorsFile decodes mixed F32/BF16/F16/F64 tensors exactly as parse does", async () => {
+  const header = {
+    h: ENTRY("F16", [2], [0, 4]),
+    f: ENTRY("F32", [1], [4, 8]),
+    b: ENTRY("BF16", [3], [8, 14]),
+    d: ENTRY("F64", [1], [14, 22]),
+    e: ENTRY("BF16", [0], [22, 22]),
+  };
+  const data = [0x00, 0x3c, 0x00, 0xc0, 0, 0, 0x80, 0x3f, 0x80, 0x3f, 0x00, 0xc0, 0x49, 0x40];
+  data.push(...new Uint8Array(Float64Array.of(0.1).buffer));
+  const bytes = buildFile(JSON.stringify(header), data);
+  await withTempDir(async (dir) => {
+    const path = join(dir, "mixed.safetensors");
+    await Deno.writeFile(path, bytes);
+    const streamed = await readSafetensorsFile(path);
+    const parsed = parseSafetensors(bytes, path);
+    assertEquals(streamed, parsed);
+    assertEquals([...streamed.tensors.get("h")!.data], [1, -2]);
+    assertEquals([...streamed.tensors.get("b")!.data], [1, -2, 3.140625]);
+    assertEquals(streamed.tensors.get("d")!.data[0], Math.fround(0.1));
+  });
+});
+
 Deno.test("parse never throws anything but CheckpointError on truncated or bit-flipped files", () => {
   const good = serializeSafetensors({ a: tensor([2, 2], [1, 2, 3, 4]), b: tensor([], [5]) }, { format: "pt" });
   let seed = 12345;
