@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { BLAS_BACKEND, registerBlasBackend } from "./blas_backend.ts";
 import { blasLoadError, loadBlas } from "./blas_ffi.ts";
+import { loadNative } from "./native.ts";
 import { MoleError } from "../errors.ts";
 
 export const BACKEND_NAMES = ["cpu", "wasm", "blas", "webgpu", "tensorflow"] as const;
@@ -97,7 +98,8 @@ async function startBlas(): Promise<string> {
   if (!registerBlasBackend()) throw new BackendError(`backend 'blas': ${blasLoadError()}`);
   await setOrThrow(BLAS_BACKEND as BackendName, "the cpu kernels could not be re-registered");
   const blas = loadBlas()!;
-  return `${blas.config ?? "cblas"} (${blas.path}) + tfjs cpu kernels`;
+  const kernels = await loadNative();
+  return `${blas.config ?? "cblas"} (${blas.path}) + ${kernels.detail} + tfjs cpu kernels`;
 }
 
 async function startWebgpu(): Promise<string> {

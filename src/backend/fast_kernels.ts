@@ -12,6 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { POOL } from "./buffer_pool.ts";
+import { BINARY_OP, native, UNARY_OP } from "./native.ts";
 
 type TensorInfo = tf.TensorInfo;
 export interface KernelArgs {
@@ -192,7 +193,11 @@ export function fastBinary(name: string): KernelFn {
       return args.backend.makeTensorInfo(p.outShape, "bool", out);
     }
     const out = POOL.take(p.size);
-    if (p.size > 0) LOOPS[name](p, av, bv, out);
+    const c = Object.hasOwn(BINARY_OP, name) ? native() : null;
+    if (p.size > 0 && c) {
+      const op = BINARY_OP[name as keyof typeof BINARY_OP];
+      c.mole_binary(op, av, bv, out, p.aOff, p.bOff, p.aOff.length, p.len, p.aStep, p.bStep);
+    } else if (p.size > 0) LOOPS[name](p, av, bv, out);
     return args.backend.makeTensorInfo(p.outShape, "float32", out);
   };
 }
@@ -213,6 +218,11 @@ export function fastSoftmax(args: KernelArgs): TensorInfo {
   const x = values(args.backend, logits);
   const n = logits.shape.at(-1) ?? 1;
   const out = POOL.take(x.length);
+  const c = native();
+  if (c && n > 0) {
+    c.mole_softmax_rows(x, out, x.length / n, 1, n, 1, 0);
+    return args.backend.makeTensorInfo(logits.shape, "float32", out);
+  }
   for (let r = 0; r < x.length; r += n) {
     let max = -Infinity;
     for (let i = r; i < r + n; i++) if (x[i] > max) max = x[i];
@@ -378,7 +388,9 @@ export function fastUnary(name: string): KernelFn {
     if (x.dtype !== "float32") return fallback(args);
     const src = values(args.backend, x);
     const out = POOL.take(src.length);
-    UNARY[name](src, out);
+    const c = Object.hasOwn(UNARY_OP, name) ? native() : null;
+    if (c) c.mole_unary(UNARY_OP[name as keyof typeof UNARY_OP], src, out, src.length);
+    else UNARY[name](src, out);
     return args.backend.makeTensorInfo(x.shape, "float32", out);
   };
 }

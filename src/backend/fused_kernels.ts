@@ -30,6 +30,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { POOL } from "./buffer_pool.ts";
 import type { KernelArgs } from "./fast_kernels.ts";
+import { native } from "./native.ts";
 
 type TensorInfo = tf.TensorInfo;
 
@@ -65,6 +66,11 @@ function rmsNorm(a: KernelArgs): TensorInfo[] {
   const gv = vals(a, g);
   const y = POOL.take(T * d);
   const r = new Float32Array(T);
+  const c = native();
+  if (c) {
+    c.mole_rmsnorm(xv, gv, y, r, T, d, eps);
+    return [out(a, [T, d], y), out(a, [T], r)];
+  }
   for (let t = 0, o = 0; t < T; t++, o += d) {
     let ss = 0;
     for (let i = 0; i < d; i++) ss += xv[o + i] * xv[o + i];
@@ -81,6 +87,11 @@ function rmsNormGrad(a: KernelArgs): TensorInfo[] {
   const [dyv, xv, gv, rv] = [vals(a, dy), vals(a, x), vals(a, g), vals(a, r)];
   const dx = POOL.take(T * d);
   const dg = new Float64Array(d);
+  const c = native();
+  if (c) {
+    c.mole_rmsnorm_grad(dyv, xv, gv, rv, dx, dg, T, d);
+    return [out(a, [T, d], dx), out(a, [d], Float32Array.from(dg))];
+  }
   for (let t = 0, o = 0; t < T; t++, o += d) {
     const inv = rv[t];
     let dot = 0; // Σ_i dy_i g_i x_i
@@ -99,10 +110,14 @@ function swiGlu(a: KernelArgs): TensorInfo[] {
   const [av, bv] = [vals(a, gate), vals(a, up)];
   const y = POOL.take(av.length);
   const sig = POOL.take(av.length);
-  for (let i = 0; i < av.length; i++) {
-    const s = 1 / (1 + Math.exp(-av[i]));
-    sig[i] = s;
-    y[i] = av[i] * s * bv[i];
+  const c = native();
+  if (c) c.mole_swiglu(av, bv, y, sig, av.length);
+  else {
+    for (let i = 0; i < av.length; i++) {
+      const s = 1 / (1 + Math.exp(-av[i]));
+      sig[i] = s;
+      y[i] = av[i] * s * bv[i];
+    }
   }
   return [out(a, gate.shape, y), out(a, gate.shape, sig)];
 }
@@ -112,10 +127,14 @@ function swiGluGrad(a: KernelArgs): TensorInfo[] {
   const [dyv, av, bv, sv] = [vals(a, dy), vals(a, gate), vals(a, up), vals(a, sig)];
   const da = POOL.take(av.length);
   const db = POOL.take(av.length);
-  for (let i = 0; i < av.length; i++) {
-    const s = sv[i];
-    da[i] = dyv[i] * bv[i] * s * (1 + av[i] * (1 - s));
-    db[i] = dyv[i] * av[i] * s;
+  const c = native();
+  if (c) c.mole_swiglu_grad(dyv, av, bv, sv, da, db, av.length);
+  else {
+    for (let i = 0; i < av.length; i++) {
+      const s = sv[i];
+      da[i] = dyv[i] * bv[i] * s * (1 + av[i] * (1 - s));
+      db[i] = dyv[i] * av[i] * s;
+    }
   }
   return [out(a, gate.shape, da), out(a, gate.shape, db)];
 }
@@ -131,6 +150,11 @@ function rope(a: KernelArgs): TensorInfo {
   const [xv, c, s] = [vals(a, x), vals(a, cos), vals(a, sin)];
   const half = hd / 2;
   const y = POOL.take(xv.length);
+  const n = native();
+  if (n) {
+    n.mole_rope(xv, c, s, y, xv.length, hd, inverse ? 1 : 0);
+    return out(a, x.shape, y);
+  }
   for (let h = 0; h < xv.length; h += hd) {
     for (let i = 0; i < half; i++) {
       const lo = h + i;
@@ -155,6 +179,11 @@ function causalSoftmax(a: KernelArgs): TensorInfo {
   const S = x.shape[2];
   const xv = vals(a, x);
   const p = POOL.take(xv.length);
+  const c = native();
+  if (c && S > 0) {
+    c.mole_softmax_rows(xv, p, xv.length / S, x.shape[1], S, scale, 1);
+    return out(a, x.shape, p);
+  }
   for (let row = 0, o = 0; o < xv.length; row++, o += S) {
     const n = (row % x.shape[1] % S) + 1; // keys 0 … pos
     let max = -Infinity;
@@ -174,6 +203,11 @@ function softmaxGrad(a: KernelArgs): TensorInfo {
   const S = p.shape.at(-1)!;
   const [dv, pv] = [vals(a, dp), vals(a, p)];
   const ds = POOL.take(pv.length);
+  const c = native();
+  if (c && S > 0) {
+    c.mole_softmax_grad(dv, pv, ds, pv.length / S, S, scale);
+    return out(a, p.shape, ds);
+  }
   for (let o = 0; o < pv.length; o += S) {
     let dot = 0;
     for (let j = 0; j < S; j++) dot += dv[o + j] * pv[o + j];
@@ -191,6 +225,12 @@ function crossEntropy(a: KernelArgs): TensorInfo[] {
   const P = POOL.take(T * V);
   let total = 0;
   let count = 0;
+  const c = native();
+  if (c) {
+    for (let t = 0; t < T; t++) count += m[t];
+    total = c.mole_cross_entropy(z, y, m, P, T, V);
+    return [out(a, [], Float32Array.of(total / Math.max(count, 1))), out(a, [T, V], P)];
+  }
   for (let t = 0, o = 0; t < T; t++, o += V) {
     let max = -Infinity;
     for (let j = 0; j < V; j++) if (z[o + j] > max) max = z[o + j];
@@ -214,6 +254,11 @@ function crossEntropyGrad(a: KernelArgs): TensorInfo {
   for (let t = 0; t < T; t++) count += m[t];
   const scale = d[0] / Math.max(count, 1);
   const dz = POOL.take(T * V);
+  const c = native();
+  if (c) {
+    c.mole_cross_entropy_grad(P, y, m, dz, T, V, scale);
+    return out(a, probs.shape, dz);
+  }
   for (let t = 0, o = 0; t < T; t++, o += V) {
     const w = scale * m[t];
     for (let j = 0; j < V; j++) dz[o + j] = w * P[o + j];
@@ -335,9 +380,11 @@ function expertScaleGrad(a: KernelArgs): TensorInfo[] {
 
 function sumSquares(a: KernelArgs): TensorInfo {
   let total = 0;
+  const c = native();
   for (const t of Object.values(a.inputs)) {
     const v = vals(a, t!);
-    for (let i = 0; i < v.length; i++) total += v[i] * v[i];
+    if (c) total += c.mole_sum_squares(v, v.length);
+    else for (let i = 0; i < v.length; i++) total += v[i] * v[i];
   }
   return out(a, [], Float32Array.of(total));
 }
@@ -349,6 +396,11 @@ function adamW(a: KernelArgs): TensorInfo[] {
   const [pv, gv, mv, vv] = [vals(a, p), vals(a, g), vals(a, m), vals(a, v)];
   const n = pv.length;
   const [m2, v2, p2] = [POOL.take(n), POOL.take(n), POOL.take(n)];
+  const c = native();
+  if (c) {
+    c.mole_adamw(pv, gv, mv, vv, m2, v2, p2, n, lr, beta1, beta2, eps, weightDecay, c1, c2, scale);
+    return [out(a, p.shape, m2), out(a, p.shape, v2), out(a, p.shape, p2)];
+  }
   const decay = 1 - lr * weightDecay;
   for (let i = 0; i < n; i++) {
     const gi = gv[i] * scale;
