@@ -281,11 +281,20 @@ export function fastTopK(args: KernelArgs): TensorInfo[] {
   ];
 }
 
-/** Transpose that keeps the last axis in place: copies contiguous rows; other permutations use the cpu kernel. */
+/** Most dims a native transpose walks (kernels.c's odometer). */
+const NATIVE_TRANSPOSE_MAX_RANK = 16;
+
+/**
+ * Transpose. Native: any float32 permutation, as an odometer over the output copying contiguous runs (the
+ * last axis when it stays in place). JS: permutations that keep the last axis, as row copies; others use the
+ * cpu kernel.
+ */
 export function fastTranspose(args: KernelArgs): TensorInfo {
   const x = args.inputs.x!;
   const perm = args.attrs?.perm as number[];
   const r = x.shape.length;
+  const c = native();
+  if (c && x.dtype === "float32" && r >= 1 && r <= NATIVE_TRANSPOSE_MAX_RANK) return nativeTranspose(args, c);
   if (r < 2 || perm[r - 1] !== r - 1 || x.dtype !== "float32") return cpuKernel(tf.Transpose)(args);
   const inner = x.shape[r - 1];
   const src = values(args.backend, x);
@@ -308,6 +317,24 @@ export function fastTranspose(args: KernelArgs): TensorInfo {
       idx[d] = 0;
     }
   }
+  return args.backend.makeTensorInfo(outShape, "float32", out);
+}
+
+function nativeTranspose(args: KernelArgs, c: NonNullable<ReturnType<typeof native>>): TensorInfo {
+  const x = args.inputs.x!;
+  const perm = args.attrs?.perm as number[];
+  const r = x.shape.length;
+  const src = values(args.backend, x);
+  const outShape = perm.map((p) => x.shape[p]);
+  const out = POOL.take(src.length);
+  const inStrides = new Array(r).fill(1);
+  for (let i = r - 2; i >= 0; i--) inStrides[i] = inStrides[i + 1] * x.shape[i + 1];
+  const keepsLast = perm[r - 1] === r - 1;
+  const walked = keepsLast ? r - 1 : r;
+  const dims = Int32Array.from(outShape.slice(0, walked));
+  const steps = Int32Array.from(perm.slice(0, walked).map((p) => inStrides[p]));
+  const inner = keepsLast ? x.shape[r - 1] : 1;
+  if (src.length > 0) c.mole_transpose(src, out, dims, steps, walked, inner, src.length);
   return args.backend.makeTensorInfo(outShape, "float32", out);
 }
 

@@ -36,6 +36,10 @@ const SYMBOLS = {
     parameters: ["i32", "buffer", "buffer", "buffer", "buffer", "buffer", "i32", "i32", "i32", "i32"],
     result: "void",
   },
+  mole_transpose: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "i32"],
+    result: "void",
+  },
   mole_unary: { parameters: ["i32", "buffer", "buffer", "i32"], result: "void" },
   mole_swiglu: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32"], result: "void" },
   mole_swiglu_grad: {

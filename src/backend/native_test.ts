@@ -108,7 +108,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "native = JS bit for bit: broadcasting add/sub/mul/div, neg and square",
+  name: "native = JS bit for bit: broadcasting add/sub/mul/div, transposes, neg and square",
   ignore: !ready,
   fn: async () => {
     const pairs: [number[], number[]][] = [[[4, 5], [4, 5]], [[4, 5], []], [[], [4, 5]], [[3, 4, 5], [4, 1]], [[0, 5], [
@@ -122,6 +122,15 @@ Deno.test({
       await identical(`div ${what}`, () => tf.div(t(sa, 1), t(sb, 2)));
     }
     await identical("div by 0 and 0/0", () => tf.div(tf.tensor1d([1, -1, 0, 2]), tf.tensor1d([0, 0, 0, 4])));
+    for (
+      const [shape, perm] of [[[16, 6, 4, 8], [0, 2, 1, 3]], [[5, 7], [1, 0]], [[2, 3, 4], [2, 0, 1]], [[9], [0]], [[
+        3,
+        0,
+        2,
+      ], [1, 0, 2]]]
+    ) {
+      await identical(`transpose ${shape} by ${perm}`, () => tf.transpose(t(shape, 5), perm));
+    }
     await identical("neg, square", () => [tf.neg(t([7, 3], 3)), tf.square(t([7, 3], 4, 1e20))]);
   },
 });

@@ -103,6 +103,26 @@ void mole_binary(i32 op, const float *restrict A, const float *restrict B, float
   }
 }
 
+/* ---- transpose: out walks `nd` output dims (sizes dims[], source steps steps[]) in row-major order, copying
+ * `inner` contiguous floats per position (inner = 1 when the permutation moves the last axis) ---- */
+
+void mole_transpose(const float *restrict src, float *restrict out, const i32 *restrict dims,
+                    const i32 *restrict steps, i32 nd, i32 inner, i32 total) {
+  i32 idx[16] = {0};
+  long from = 0;
+  for (i32 w = 0; w < total; w += inner) {
+    if (inner == 1) out[w] = src[from];
+    else for (i32 i = 0; i < inner; i++) out[w + i] = src[from + i];
+    for (i32 d = nd - 1; d >= 0; d--) { /* odometer with incremental source offset */
+      idx[d]++;
+      from += steps[d];
+      if (idx[d] < dims[d]) break;
+      from -= (long)steps[d] * dims[d];
+      idx[d] = 0;
+    }
+  }
+}
+
 /* ---- unary ---- */
 
 enum { U_EXP = 0, U_SIGMOID = 1, U_NEG = 2, U_SQUARE = 3 };
