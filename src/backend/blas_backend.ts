@@ -20,6 +20,7 @@ import {
   fastTopK,
   fastTranspose,
   fastUnary,
+  fastZerosLike,
 } from "./fast_kernels.ts";
 
 export const BLAS_BACKEND = "blas";
@@ -214,6 +215,7 @@ export function registerBlasBackend(): boolean {
     [tf.Mean, fastMean],
     [tf.GatherV2, fastGather],
     [tf.TopK, fastTopK],
+    [tf.ZerosLike, fastZerosLike],
   ];
   for (const [kernelName, fn] of fast) {
     tf.unregisterKernel(kernelName, BLAS_BACKEND);

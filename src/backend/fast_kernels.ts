@@ -439,3 +439,11 @@ export function fastGather(args: KernelArgs): TensorInfo {
   }
   return args.backend.makeTensorInfo([...indices.shape, ...x.shape.slice(1)], "float32", out);
 }
+
+/** ZerosLike for float32 from the buffer pool (the gradients of masks and other constants: dozens per step). */
+export function fastZerosLike(args: KernelArgs): TensorInfo {
+  const x = args.inputs.x!;
+  if (x.dtype !== "float32") return cpuKernel(tf.ZerosLike)(args);
+  const size = x.shape.reduce((a, b) => a * b, 1);
+  return args.backend.makeTensorInfo(x.shape, "float32", POOL.zeros(size));
+}

@@ -282,6 +282,11 @@ function dynamicMask(a: KernelArgs): TensorInfo {
   const threshold32 = Math.fround(threshold);
   const keep = POOL.take(T * N);
   const rank = new Int32Array(N);
+  const c = native();
+  if (c) {
+    c.mole_dynamic_mask(pv, h ?? pv, keep, rank, T, N, topP32, keepTopK, threshold32, h ? 1 : 0);
+    return out(a, p.shape, keep);
+  }
   for (let t = 0, o = 0; t < T; t++, o += N) {
     if (h && h[t] > threshold32) {
       keep.fill(1, o, o + N);
@@ -307,6 +312,11 @@ function topKMask(a: KernelArgs): TensorInfo {
   const [T, N] = p.shape;
   const pv = vals(a, p);
   const m = POOL.take(T * N);
+  const c = native();
+  if (c) {
+    c.mole_topk_mask(pv, m, T, N, k);
+    return out(a, p.shape, m);
+  }
   for (let o = 0; o < T * N; o += N) {
     for (let i = 0; i < N; i++) {
       let rank = 0; // entries above p_i, and equal ones at lower indices

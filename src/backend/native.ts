@@ -40,6 +40,11 @@ const SYMBOLS = {
     parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "i32"],
     result: "void",
   },
+  mole_topk_mask: { parameters: ["buffer", "buffer", "i32", "i32", "i32"], result: "void" },
+  mole_dynamic_mask: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "f32", "i32", "f32", "i32"],
+    result: "void",
+  },
   mole_unary: { parameters: ["i32", "buffer", "buffer", "i32"], result: "void" },
   mole_swiglu: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32"], result: "void" },
   mole_swiglu_grad: {

@@ -136,7 +136,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "native = JS bit for bit: RMSNorm and its gradient, RoPE both ways, AdamW, Σx², softmax and CE gradients",
+  name:
+    "native = JS bit for bit: RMSNorm and its gradient, RoPE both ways, AdamW, top-k and DynMoLE masks, Σx², softmax and CE gradients",
   ignore: !ready,
   fn: async () => {
     for (const [T, d] of [[7, 16], [1, 1], [0, 8]]) {
@@ -158,6 +159,17 @@ Deno.test({
       "adamW",
       () => run(FUSED.adamW, { p: t([33], 8), g: t([33], 9), m: t([33], 10, 0.1), v: t([33], 11, 0.1).abs() }, adam),
     );
+    const ranked = () =>
+      tf.tensor2d([[0.1, 0.4, 0.4, 0.1], [0.25, 0.25, 0.25, 0.25], [NaN, 0.5, 0.2, 0.3], [0.7, 0.1, 0.1, 0.1]]);
+    for (const k of [1, 2, 3]) await identical(`topKMask k=${k}`, () => run(FUSED.topKMask, { p: ranked() }, { k }));
+    for (const keepTopK of [0, 1]) {
+      const attrs = { topP: 0.5, keepTopK, threshold: 0.9 };
+      await identical(`dynamicMask keepTopK=${keepTopK}`, () => run(FUSED.dynamicMask, { p: ranked() }, attrs));
+      await identical(
+        `dynamicMask with entropy, keepTopK=${keepTopK}`,
+        () => run(FUSED.dynamicMask, { p: ranked(), entropy: tf.tensor1d([0.95, 0.2, 0.9, 0.91]) }, attrs),
+      );
+    }
     await identical("sumSquares", () => run(FUSED.sumSquares, { a: t([100], 12), b: t([3, 7], 13, 1e3) }));
     await identical(
       "softmaxGrad",

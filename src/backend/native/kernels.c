@@ -289,3 +289,40 @@ void mole_adamw(const float *restrict p, const float *restrict g, const float *r
     p2[i] = (float)(p[i] * decay - (lr * (mi / c1)) / (__builtin_sqrt(vi / c2) + eps));
   }
 }
+
+/* ---- the routers' selection masks ([T, N], N small): rank_i = #{j: p_j > p_i} + #{j < i: p_j = p_i} ---- */
+
+static i32 rank_of(const float *p, i32 N, i32 i, i32 stop) {
+  i32 r = 0;
+  for (i32 j = 0; j < N && r < stop; j++) r += p[j] > p[i] || (j < i && p[j] == p[i]);
+  return r;
+}
+
+/* 1 for the k largest entries of each row (ties to the lower index), else 0 */
+void mole_topk_mask(const float *restrict p, float *restrict m, i32 T, i32 N, i32 k) {
+  for (i32 t = 0; t < T; t++) {
+    const float *pr = p + (long)t * N;
+    for (i32 i = 0; i < N; i++) m[(long)t * N + i] = rank_of(pr, N, i, k) < k ? 1.0f : 0.0f;
+  }
+}
+
+/* DynMoLE's keep mask: (c_i ≤ topP) ∨ (rank_i < keepTopK) ∨ (H_t > threshold), c_i = Σ_j p_j [rank_j ≤ rank_i]
+ * summed in index order in double and rounded to float32 (as the composed ops do); h may be null. */
+void mole_dynamic_mask(const float *restrict p, const float *restrict h, float *restrict keep, i32 *restrict rank,
+                       i32 T, i32 N, float topP, i32 keepTopK, float threshold, i32 hasH) {
+  for (i32 t = 0; t < T; t++) {
+    const float *pr = p + (long)t * N;
+    float *kr = keep + (long)t * N;
+    if (hasH && h[t] > threshold) {
+      for (i32 i = 0; i < N; i++) kr[i] = 1.0f;
+      continue;
+    }
+    for (i32 i = 0; i < N; i++) rank[i] = rank_of(pr, N, i, N);
+    for (i32 i = 0; i < N; i++) {
+      double c = 0;
+      for (i32 j = 0; j < N; j++)
+        if (rank[j] <= rank[i]) c += pr[j];
+      kr[i] = (float)c <= topP || rank[i] < keepTopK ? 1.0f : 0.0f;
+    }
+  }
+}
