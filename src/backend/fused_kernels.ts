@@ -15,6 +15,8 @@
  *   MoleCrossEntropyGrad dz = dloss · m_t / max(Σ m, 1) · (P_t − onehot(y_t))       → dz
  *
  * the optimiser's update, one kernel per parameter instead of ~15 ops:
+ *   MoleTsallis        H̃_t = (1 − Σ_i pe^q) / (q − 1) / smax, pe = p + ε (q = 1: −Σ pe log pe / smax)  → H̃ [T]
+ *   MoleTsallisGrad    dp = −q pe^{q−1} / (q − 1) / smax · dH̃ (q = 1: −(log pe + 1) / smax · dH̃)      → dp
  *   MoleSumSquares     Σ over every input tensor of Σ x²                               → scalar
  *   MoleAdamW          g' = s·g;  m ← β1 m + (1−β1) g';  v ← β2 v + (1−β2) g'²;
  *                      p ← p(1 − lr·λ) − lr·(m/c1)/(√(v/c2) + ε)                          → [m, v, p]
@@ -50,6 +52,8 @@ export const FUSED = {
   renormGrad: "MoleRenormGrad",
   expertScale: "MoleExpertScale",
   expertScaleGrad: "MoleExpertScaleGrad",
+  tsallis: "MoleTsallis",
+  tsallisGrad: "MoleTsallisGrad",
   sumSquares: "MoleSumSquares",
   adamW: "MoleAdamW",
 } as const;
@@ -388,6 +392,51 @@ function expertScaleGrad(a: KernelArgs): TensorInfo[] {
   return [out(a, xa.shape, dxa), out(a, g.shape, dg)];
 }
 
+function tsallis(a: KernelArgs): TensorInfo {
+  const { p } = a.inputs as { p: TensorInfo };
+  const { q, eps, smax } = a.attrs as Record<string, number>;
+  const [T, N] = p.shape;
+  const pv = vals(a, p);
+  const h = POOL.take(T);
+  const c = native();
+  if (c) {
+    c.mole_tsallis(pv, h, T, N, q, eps, smax);
+    return out(a, [T], h);
+  }
+  const [q32, eps32] = [Math.fround(q), Math.fround(eps)];
+  for (let t = 0, o = 0; t < T; t++, o += N) {
+    let s = 0;
+    for (let i = 0; i < N; i++) {
+      const pe = Math.fround(pv[o + i] + eps32);
+      s += q32 === 1 ? -pe * Math.log(pe) : Math.pow(pe, q32);
+    }
+    h[t] = (q32 === 1 ? s : (1 - s) / (q32 - 1)) / smax;
+  }
+  return out(a, [T], h);
+}
+
+function tsallisGrad(a: KernelArgs): TensorInfo {
+  const { dh, p } = a.inputs as Record<string, TensorInfo>;
+  const { q, eps, smax } = a.attrs as Record<string, number>;
+  const [T, N] = p.shape;
+  const [dv, pv] = [vals(a, dh), vals(a, p)];
+  const dp = POOL.take(T * N);
+  const c = native();
+  if (c) {
+    c.mole_tsallis_grad(dv, pv, dp, T, N, q, eps, smax);
+    return out(a, p.shape, dp);
+  }
+  const [q32, eps32] = [Math.fround(q), Math.fround(eps)];
+  for (let t = 0, o = 0; t < T; t++, o += N) {
+    const w = dv[t] / smax;
+    for (let i = 0; i < N; i++) {
+      const pe = Math.fround(pv[o + i] + eps32);
+      dp[o + i] = q32 === 1 ? -w * (Math.log(pe) + 1) : ((-w * q32) / (q32 - 1)) * Math.pow(pe, q32 - 1);
+    }
+  }
+  return out(a, p.shape, dp);
+}
+
 function sumSquares(a: KernelArgs): TensorInfo {
   let total = 0;
   const c = native();
@@ -437,6 +486,8 @@ const KERNELS: [string, unknown][] = [
   [FUSED.renormGrad, renormGrad],
   [FUSED.expertScale, expertScale],
   [FUSED.expertScaleGrad, expertScaleGrad],
+  [FUSED.tsallis, tsallis],
+  [FUSED.tsallisGrad, tsallisGrad],
   [FUSED.sumSquares, sumSquares],
   [FUSED.adamW, adamW],
 ];

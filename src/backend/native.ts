@@ -40,6 +40,11 @@ const SYMBOLS = {
     parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "i32"],
     result: "void",
   },
+  mole_tsallis: { parameters: ["buffer", "buffer", "i32", "i32", "f32", "f32", "f64"], result: "void" },
+  mole_tsallis_grad: {
+    parameters: ["buffer", "buffer", "buffer", "i32", "i32", "f32", "f32", "f64"],
+    result: "void",
+  },
   mole_topk_mask: { parameters: ["buffer", "buffer", "i32", "i32", "i32"], result: "void" },
   mole_dynamic_mask: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "f32", "i32", "f32", "i32"],
@@ -95,7 +100,7 @@ export type NativeSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 /** Operation codes of `mole_binary` and `mole_unary` (kernels.c's enums). */
 export const BINARY_OP = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;
-export const UNARY_OP = { Exp: 0, Sigmoid: 1, Neg: 2, Square: 3 } as const;
+export const UNARY_OP = { Exp: 0, Sigmoid: 1, Neg: 2, Square: 3, Log: 4 } as const;
 
 export interface NativeInfo {
   /** The loaded library, or null with `why`. */

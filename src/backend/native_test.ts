@@ -108,6 +108,30 @@ Deno.test({
 });
 
 Deno.test({
+  name: "native float log: within 2 ulp of Math.log on (0, ∞) incl. subnormals; 0, negatives, NaN and ∞ exact",
+  ignore: !ready,
+  fn: async () => {
+    await loadNative();
+    const c = native()!;
+    const xs: number[] = [1, 2, 0.5, Math.SQRT1_2, Math.SQRT2, 1e-5, 3.4e38, 1e-40, 2 ** -149, 1 + 2 ** -23];
+    for (let e = -149; e <= 127; e += 0.37) xs.push(2 ** e);
+    for (let x = 0.01; x < 4; x += 0.0011) xs.push(x);
+    const x = Float32Array.from([...xs, 0, -1, NaN, Infinity]);
+    const y = new Float32Array(x.length);
+    c.mole_unary(UNARY_OP.Log, x, y, x.length);
+    let worst = 0;
+    for (let i = 0; i < xs.length; i++) {
+      const want = Math.log(x[i]);
+      const ulp = want === 0 ? 2 ** -149 : 2 ** (Math.floor(Math.log2(Math.abs(want))) - 23);
+      worst = Math.max(worst, Math.abs(y[i] - want) / ulp);
+    }
+    assert(worst <= 2, `worst error ${worst.toFixed(2)} ulp`);
+    const n = xs.length;
+    assertEquals([y[n], Number.isNaN(y[n + 1]), Number.isNaN(y[n + 2]), y[n + 3]], [-Infinity, true, true, Infinity]);
+  },
+});
+
+Deno.test({
   name: "native = JS bit for bit: broadcasting add/sub/mul/div, transposes, neg and square",
   ignore: !ready,
   fn: async () => {
@@ -211,6 +235,13 @@ Deno.test({
           mask: tf.tensor1d([1, 1, 0, 1]),
         }),
     );
+    for (const q of [0.5, 1, 1.1, 2]) {
+      const p = () => tf.concat([tf.softmax(t([5, 6], 20 + q, 3)), tf.oneHot([2], 6).cast("float32")]);
+      const attrs = { q, eps: 1e-5, smax: 1.3 };
+      await close(`tsallis q=${q}`, () => run(FUSED.tsallis, { p: p() }, attrs), 1e-6, 2e-6);
+      await close(`tsallisGrad q=${q}`, () => run(FUSED.tsallisGrad, { dh: t([6], 21), p: p() }, attrs), 1e-6, 2e-6);
+    }
+    await close("log", () => tf.log(t([40], 22, 9).abs()), 1e-7, 2e-7);
     await close("exp, sigmoid", () => [tf.exp(t([50], 8, 30)), tf.sigmoid(t([50], 9, 30))], 1e-30, 4e-7);
   },
 });

@@ -8,6 +8,7 @@ import { loadBlas } from "../backend/blas_ffi.ts";
 import { hasFusedKernels } from "../backend/fused_kernels.ts";
 import { assert, assertAllClose, assertEquals } from "../testing/asserts.ts";
 import { applyRope, causalSoftmax, crossEntropy, rmsNorm, swiGlu } from "./fused.ts";
+import { normalizedTsallis } from "../routers/losses.ts";
 
 const hasBlas = loadBlas() !== null;
 
@@ -193,5 +194,24 @@ Deno.test({
       y,
       m,
     ) => crossEntropy(z as tf.Tensor2D, y as tf.Tensor1D, m as tf.Tensor1D));
+  },
+});
+
+Deno.test({
+  name: "fused Tsallis entropy equals the composed H̃ (value and dp) for q ∈ {0.5, 1, 1.1, 2}, one-hot and uniform rows",
+  ignore: !hasBlas,
+  fn: async () => {
+    const probs = () => {
+      const z = t([6, 8], 11, 3);
+      const rows = tf.concat([tf.softmax(z), tf.oneHot([3], 8).cast("float32"), tf.fill([1, 8], 1 / 8)]);
+      z.dispose();
+      return [rows];
+    };
+    for (const q of [0.5, 1, 1.1, 2]) {
+      await agree(`tsallis q=${q}`, probs, [0], (p) => normalizedTsallis(p as tf.Tensor2D, q, 1e-5), {
+        atol: 2e-6,
+        rtol: 2e-5,
+      });
+    }
   },
 });

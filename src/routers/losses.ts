@@ -7,6 +7,7 @@
  * first; official MoLA pools within a decoder layer and sums over layers.
  */
 import * as tf from "@tensorflow/tfjs";
+import { FUSED, hasFusedKernels } from "../backend/fused_kernels.ts";
 import type { SiteAux } from "./types.ts";
 
 /** How per-site load-balance terms combine across sites. */
@@ -76,10 +77,24 @@ export function maxTsallis(n: number, q: number): number {
   return q === 1 ? Math.log(n) : (1 - n ** (1 - q)) / (q - 1);
 }
 
-/** H̃ = S_q / S_q^max per row: ≈ 1 for a uniform router, ≈ 0 for a one-hot one. */
+/**
+ * H̃ = S_q / S_q^max per row: ≈ 1 for a uniform router, ≈ 0 for a one-hot one. One forward and one backward
+ * kernel where the backend has them (blas), else the composed ops of `tsallisEntropy`.
+ */
 export function normalizedTsallis(p: tf.Tensor2D, q: number, eps: number): tf.Tensor1D {
-  const n = p.shape[1];
-  return tf.tidy(() => tsallisEntropy(p, q, eps).div(maxTsallis(n, q)) as tf.Tensor1D);
+  const smax = maxTsallis(p.shape[1], q);
+  if (!hasFusedKernels()) return tf.tidy(() => tsallisEntropy(p, q, eps).div(smax) as tf.Tensor1D);
+  const attrs = { q, eps, smax } as unknown as tf.NamedAttrMap;
+  const op = tf.customGrad((...args: unknown[]) => {
+    const [pi, save] = args as [tf.Tensor, (ts: tf.Tensor[]) => void];
+    save([pi]);
+    return {
+      value: tf.engine().runKernel(FUSED.tsallis, { p: pi }, attrs) as tf.Tensor,
+      gradFunc: (dh: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.engine().runKernel(FUSED.tsallisGrad, { dh: dh as tf.Tensor, p: saved[0] }, attrs) as tf.Tensor,
+    };
+  });
+  return op(p) as tf.Tensor1D;
 }
 
 /** DynMoLE's Rényi alternative: log(Σ (p+ε)^a + 1e-10) / (1 − a) / log N. */

@@ -49,6 +49,38 @@ static inline float expf_(float x) {
   return p * bits_to_float((u32)(k1 + 127) << 23) * bits_to_float((u32)(k2 + 127) << 23);
 }
 
+/* log(x) in float (Cephes logf): x = m·2^e with m ∈ [√½, √2), log m by a degree-9 polynomial in m − 1;
+ * subnormals rescaled first. log 0 = −inf, log of a negative or NaN = NaN, log inf = inf. */
+static inline float logf_(float x) {
+  u32 b = float_to_bits(x);
+  i32 sub = (b & 0x7f800000u) == 0;
+  u32 bs = float_to_bits(sub ? x * 8388608.0f : x);
+  i32 e = (i32)((bs >> 23) & 0xff) - 126 - (sub ? 23 : 0);
+  float m = bits_to_float((bs & 0x007fffffu) | 0x3f000000u); /* [0.5, 1) */
+  i32 lo = m < 0.707106781186547524f;
+  e -= lo;
+  m = lo ? m + m - 1.0f : m - 1.0f;
+  float z = m * m;
+  float y = 7.0376836292e-2f;
+  y = y * m - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = y * m * z;
+  float fe = (float)e;
+  y += fe * -2.12194440e-4f;
+  y += -0.5f * z;
+  float r = m + y + fe * 0.693359375f;
+  r = x == 0 ? -__builtin_inff() : r;
+  r = x < 0 ? __builtin_nanf("") : r;
+  r = x == __builtin_inff() ? x : r;
+  return x != x ? x : r;
+}
+
 /* max_j x_j (NaNs skipped: a NaN entry then turns its row to NaN through exp), in eight lanes. */
 static float max8(const float *x, i32 n) {
   float m[8];
@@ -125,7 +157,7 @@ void mole_transpose(const float *restrict src, float *restrict out, const i32 *r
 
 /* ---- unary ---- */
 
-enum { U_EXP = 0, U_SIGMOID = 1, U_NEG = 2, U_SQUARE = 3 };
+enum { U_EXP = 0, U_SIGMOID = 1, U_NEG = 2, U_SQUARE = 3, U_LOG = 4 };
 
 void mole_unary(i32 op, const float *restrict x, float *restrict out, i32 n) {
   switch (op) {
@@ -137,6 +169,9 @@ void mole_unary(i32 op, const float *restrict x, float *restrict out, i32 n) {
       break;
     case U_NEG:
       for (i32 i = 0; i < n; i++) out[i] = -x[i];
+      break;
+    case U_LOG:
+      for (i32 i = 0; i < n; i++) out[i] = logf_(x[i]);
       break;
     case U_SQUARE:
       for (i32 i = 0; i < n; i++) out[i] = x[i] * x[i];
@@ -323,6 +358,42 @@ void mole_dynamic_mask(const float *restrict p, const float *restrict h, float *
       for (i32 j = 0; j < N; j++)
         if (rank[j] <= rank[i]) c += pr[j];
       kr[i] = (float)c <= topP || rank[i] < keepTopK ? 1.0f : 0.0f;
+    }
+  }
+}
+
+/* ---- DynMoLE's normalised Tsallis entropy per row of p [T, N] (methods.md §6), pe = p + ε rounded to float:
+ * H̃ = (1 − Σ pe^q) / (q − 1) / smax, or −Σ pe·log pe / smax for q = 1; sums in double ---- */
+
+void mole_tsallis(const float *restrict p, float *restrict h, i32 T, i32 N, float q, float eps, double smax) {
+  for (i32 t = 0; t < T; t++) {
+    const float *pr = p + (long)t * N;
+    double s = 0;
+    if (q == 1.0f) {
+      for (i32 i = 0; i < N; i++) {
+        float pe = pr[i] + eps;
+        s -= (double)pe * logf_(pe);
+      }
+    } else {
+      for (i32 i = 0; i < N; i++) s += expf_(q * logf_(pr[i] + eps));
+      s = (1 - s) / (q - 1);
+    }
+    h[t] = (float)(s / smax);
+  }
+}
+
+/* dp = −q·pe^{q−1} / (q − 1) / smax · dh (q = 1: −(log pe + 1) / smax · dh) */
+void mole_tsallis_grad(const float *restrict dh, const float *restrict p, float *restrict dp, i32 T, i32 N, float q,
+                       float eps, double smax) {
+  for (i32 t = 0; t < T; t++) {
+    const float *pr = p + (long)t * N;
+    float *o = dp + (long)t * N;
+    double w = dh[t] / smax;
+    if (q == 1.0f) {
+      for (i32 i = 0; i < N; i++) o[i] = (float)(-w * (logf_(pr[i] + eps) + 1.0));
+    } else {
+      double c = -w * q / (q - 1);
+      for (i32 i = 0; i < N; i++) o[i] = (float)(c * expf_((q - 1.0f) * logf_(pr[i] + eps)));
     }
   }
 }
