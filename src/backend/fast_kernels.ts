@@ -12,7 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { POOL } from "./buffer_pool.ts";
-import { BINARY_OP, native, UNARY_OP } from "./native.ts";
+import { BINARY_OP, nativeFor, type NativeSymbols, UNARY_OP } from "./native.ts";
 
 type TensorInfo = tf.TensorInfo;
 export interface KernelArgs {
@@ -193,7 +193,7 @@ export function fastBinary(name: string): KernelFn {
       return args.backend.makeTensorInfo(p.outShape, "bool", out);
     }
     const out = POOL.take(p.size);
-    const c = Object.hasOwn(BINARY_OP, name) ? native() : null;
+    const c = Object.hasOwn(BINARY_OP, name) ? nativeFor(av, bv) : null;
     if (p.size > 0 && c) {
       const op = BINARY_OP[name as keyof typeof BINARY_OP];
       c.mole_binary(op, av, bv, out, p.aOff, p.bOff, p.aOff.length, p.len, p.aStep, p.bStep);
@@ -218,7 +218,7 @@ export function fastSoftmax(args: KernelArgs): TensorInfo {
   const x = values(args.backend, logits);
   const n = logits.shape.at(-1) ?? 1;
   const out = POOL.take(x.length);
-  const c = native();
+  const c = nativeFor(x);
   if (c && n > 0) {
     c.mole_softmax_rows(x, out, x.length / n, 1, n, 1, 0);
     return args.backend.makeTensorInfo(logits.shape, "float32", out);
@@ -293,8 +293,8 @@ export function fastTranspose(args: KernelArgs): TensorInfo {
   const x = args.inputs.x!;
   const perm = args.attrs?.perm as number[];
   const r = x.shape.length;
-  const c = native();
-  if (c && x.dtype === "float32" && r >= 1 && r <= NATIVE_TRANSPOSE_MAX_RANK) return nativeTranspose(args, c);
+  const c = x.dtype === "float32" ? nativeFor(values(args.backend, x)) : null;
+  if (c && r >= 1 && r <= NATIVE_TRANSPOSE_MAX_RANK) return nativeTranspose(args, c);
   if (r < 2 || perm[r - 1] !== r - 1 || x.dtype !== "float32") return cpuKernel(tf.Transpose)(args);
   const inner = x.shape[r - 1];
   const src = values(args.backend, x);
@@ -320,7 +320,7 @@ export function fastTranspose(args: KernelArgs): TensorInfo {
   return args.backend.makeTensorInfo(outShape, "float32", out);
 }
 
-function nativeTranspose(args: KernelArgs, c: NonNullable<ReturnType<typeof native>>): TensorInfo {
+function nativeTranspose(args: KernelArgs, c: NativeSymbols): TensorInfo {
   const x = args.inputs.x!;
   const perm = args.attrs?.perm as number[];
   const r = x.shape.length;
@@ -415,7 +415,7 @@ export function fastUnary(name: string): KernelFn {
     if (x.dtype !== "float32") return fallback(args);
     const src = values(args.backend, x);
     const out = POOL.take(src.length);
-    const c = Object.hasOwn(UNARY_OP, name) ? native() : null;
+    const c = Object.hasOwn(UNARY_OP, name) ? nativeFor(src) : null;
     if (c) c.mole_unary(UNARY_OP[name as keyof typeof UNARY_OP], src, out, src.length);
     else UNARY[name](src, out);
     return args.backend.makeTensorInfo(x.shape, "float32", out);

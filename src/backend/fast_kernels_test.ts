@@ -130,3 +130,28 @@ Deno.test({
     await initBackend("cpu");
   },
 });
+
+Deno.test({
+  name: "blas kernels read float32 tensors cast from bool or int32 (tfjs keeps their Uint8/Int32 values) as cpu does",
+  ignore: !hasBlas,
+  fn: async () => {
+    const mask = (x: tf.Tensor) => tf.greater(x, 0).cast("float32"); // values stay a Uint8Array
+    const ints = (x: tf.Tensor) => x.mul(3).round().cast("int32").cast("float32"); // values stay an Int32Array
+    await same("mul by a cast bool mask", [[6, 7], [6, 7]], (a, b) => tf.mul(a, mask(b)));
+    await same(
+      "add, sub, div with cast operands",
+      [[6, 7], [7]],
+      (a, b) => tf.add(mask(a), ints(b)).sub(ints(a)).div(mask(b).add(1)),
+    );
+    await same(
+      "exp, sigmoid, neg, square of cast ints",
+      [[5, 4]],
+      (a) => tf.exp(ints(a)).add(tf.sigmoid(ints(a))).add(tf.neg(ints(a))).add(tf.square(mask(a))),
+    );
+    await same(
+      "transpose and softmax of cast values",
+      [[3, 4, 5]],
+      (a) => tf.softmax(tf.transpose(ints(a), [2, 0, 1])).add(tf.transpose(mask(a), [1, 0, 2]).sum()),
+    );
+  },
+});

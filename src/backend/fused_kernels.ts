@@ -32,7 +32,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { POOL } from "./buffer_pool.ts";
 import type { KernelArgs } from "./fast_kernels.ts";
-import { native } from "./native.ts";
+import { nativeFor } from "./native.ts";
 
 type TensorInfo = tf.TensorInfo;
 
@@ -70,7 +70,7 @@ function rmsNorm(a: KernelArgs): TensorInfo[] {
   const gv = vals(a, g);
   const y = POOL.take(T * d);
   const r = new Float32Array(T);
-  const c = native();
+  const c = nativeFor(xv, gv);
   if (c) {
     c.mole_rmsnorm(xv, gv, y, r, T, d, eps);
     return [out(a, [T, d], y), out(a, [T], r)];
@@ -91,7 +91,7 @@ function rmsNormGrad(a: KernelArgs): TensorInfo[] {
   const [dyv, xv, gv, rv] = [vals(a, dy), vals(a, x), vals(a, g), vals(a, r)];
   const dx = POOL.take(T * d);
   const dg = new Float64Array(d);
-  const c = native();
+  const c = nativeFor(dyv, xv, gv, rv);
   if (c) {
     c.mole_rmsnorm_grad(dyv, xv, gv, rv, dx, dg, T, d);
     return [out(a, [T, d], dx), out(a, [d], Float32Array.from(dg))];
@@ -114,7 +114,7 @@ function swiGlu(a: KernelArgs): TensorInfo[] {
   const [av, bv] = [vals(a, gate), vals(a, up)];
   const y = POOL.take(av.length);
   const sig = POOL.take(av.length);
-  const c = native();
+  const c = nativeFor(av, bv);
   if (c) c.mole_swiglu(av, bv, y, sig, av.length);
   else {
     for (let i = 0; i < av.length; i++) {
@@ -131,7 +131,7 @@ function swiGluGrad(a: KernelArgs): TensorInfo[] {
   const [dyv, av, bv, sv] = [vals(a, dy), vals(a, gate), vals(a, up), vals(a, sig)];
   const da = POOL.take(av.length);
   const db = POOL.take(av.length);
-  const c = native();
+  const c = nativeFor(dyv, av, bv, sv);
   if (c) c.mole_swiglu_grad(dyv, av, bv, sv, da, db, av.length);
   else {
     for (let i = 0; i < av.length; i++) {
@@ -154,7 +154,7 @@ function rope(a: KernelArgs): TensorInfo {
   const [xv, c, s] = [vals(a, x), vals(a, cos), vals(a, sin)];
   const half = hd / 2;
   const y = POOL.take(xv.length);
-  const n = native();
+  const n = nativeFor(xv, c, s);
   if (n) {
     n.mole_rope(xv, c, s, y, xv.length, hd, inverse ? 1 : 0);
     return out(a, x.shape, y);
@@ -183,7 +183,7 @@ function causalSoftmax(a: KernelArgs): TensorInfo {
   const S = x.shape[2];
   const xv = vals(a, x);
   const p = POOL.take(xv.length);
-  const c = native();
+  const c = nativeFor(xv);
   if (c && S > 0) {
     c.mole_softmax_rows(xv, p, xv.length / S, x.shape[1], S, scale, 1);
     return out(a, x.shape, p);
@@ -207,7 +207,7 @@ function softmaxGrad(a: KernelArgs): TensorInfo {
   const S = p.shape.at(-1)!;
   const [dv, pv] = [vals(a, dp), vals(a, p)];
   const ds = POOL.take(pv.length);
-  const c = native();
+  const c = nativeFor(dv, pv);
   if (c && S > 0) {
     c.mole_softmax_grad(dv, pv, ds, pv.length / S, S, scale);
     return out(a, p.shape, ds);
@@ -229,7 +229,7 @@ function crossEntropy(a: KernelArgs): TensorInfo[] {
   const P = POOL.take(T * V);
   let total = 0;
   let count = 0;
-  const c = native();
+  const c = y instanceof Int32Array ? nativeFor(z, m) : null;
   if (c) {
     for (let t = 0; t < T; t++) count += m[t];
     total = c.mole_cross_entropy(z, y, m, P, T, V);
@@ -258,7 +258,7 @@ function crossEntropyGrad(a: KernelArgs): TensorInfo {
   for (let t = 0; t < T; t++) count += m[t];
   const scale = d[0] / Math.max(count, 1);
   const dz = POOL.take(T * V);
-  const c = native();
+  const c = y instanceof Int32Array ? nativeFor(P, m, d) : null;
   if (c) {
     c.mole_cross_entropy_grad(P, y, m, dz, T, V, scale);
     return out(a, probs.shape, dz);
@@ -286,7 +286,7 @@ function dynamicMask(a: KernelArgs): TensorInfo {
   const threshold32 = Math.fround(threshold);
   const keep = POOL.take(T * N);
   const rank = new Int32Array(N);
-  const c = native();
+  const c = nativeFor(pv, ...(h ? [h] : []));
   if (c) {
     c.mole_dynamic_mask(pv, h ?? pv, keep, rank, T, N, topP32, keepTopK, threshold32, h ? 1 : 0);
     return out(a, p.shape, keep);
@@ -316,7 +316,7 @@ function topKMask(a: KernelArgs): TensorInfo {
   const [T, N] = p.shape;
   const pv = vals(a, p);
   const m = POOL.take(T * N);
-  const c = native();
+  const c = nativeFor(pv);
   if (c) {
     c.mole_topk_mask(pv, m, T, N, k);
     return out(a, p.shape, m);
@@ -398,7 +398,7 @@ function tsallis(a: KernelArgs): TensorInfo {
   const [T, N] = p.shape;
   const pv = vals(a, p);
   const h = POOL.take(T);
-  const c = native();
+  const c = nativeFor(pv);
   if (c) {
     c.mole_tsallis(pv, h, T, N, q, eps, smax);
     return out(a, [T], h);
@@ -421,7 +421,7 @@ function tsallisGrad(a: KernelArgs): TensorInfo {
   const [T, N] = p.shape;
   const [dv, pv] = [vals(a, dh), vals(a, p)];
   const dp = POOL.take(T * N);
-  const c = native();
+  const c = nativeFor(dv, pv);
   if (c) {
     c.mole_tsallis_grad(dv, pv, dp, T, N, q, eps, smax);
     return out(a, p.shape, dp);
@@ -439,9 +439,9 @@ function tsallisGrad(a: KernelArgs): TensorInfo {
 
 function sumSquares(a: KernelArgs): TensorInfo {
   let total = 0;
-  const c = native();
   for (const t of Object.values(a.inputs)) {
     const v = vals(a, t!);
+    const c = nativeFor(v);
     if (c) total += c.mole_sum_squares(v, v.length);
     else for (let i = 0; i < v.length; i++) total += v[i] * v[i];
   }
@@ -455,7 +455,7 @@ function adamW(a: KernelArgs): TensorInfo[] {
   const [pv, gv, mv, vv] = [vals(a, p), vals(a, g), vals(a, m), vals(a, v)];
   const n = pv.length;
   const [m2, v2, p2] = [POOL.take(n), POOL.take(n), POOL.take(n)];
-  const c = native();
+  const c = nativeFor(pv, gv, mv, vv);
   if (c) {
     c.mole_adamw(pv, gv, mv, vv, m2, v2, p2, n, lr, beta1, beta2, eps, weightDecay, c1, c2, scale);
     return [out(a, p.shape, m2), out(a, p.shape, v2), out(a, p.shape, p2)];

@@ -117,6 +117,18 @@ export function native(): NativeSymbols | null {
   return enabled ? loaded?.symbols ?? null : null;
 }
 
+/**
+ * The native kernels for these arrays: null unless loaded, enabled and every array is a Float32Array. (tfjs-cpu's
+ * Cast from bool or int32 to float32 keeps the Uint8Array / Int32Array values under the new dtype; JS loops read
+ * them fine, C would read them as floats.)
+ */
+export function nativeFor(...arrays: unknown[]): NativeSymbols | null {
+  const c = native();
+  if (!c) return null;
+  for (const a of arrays) if (!(a instanceof Float32Array)) return null;
+  return c;
+}
+
 /** Switch the native path off or on (tests compare both; the bench measures both in one run). */
 export function setNativeEnabled(on: boolean): void {
   enabled = on;
