@@ -338,6 +338,11 @@ function renorm(a: KernelArgs): TensorInfo[] {
   const [wv, mv] = [vals(a, w), vals(a, m)];
   const g = POOL.take(T * N);
   const den = new Float32Array(T);
+  const c = nativeFor(wv, mv);
+  if (c) {
+    c.mole_renorm(wv, mv, g, den, T, N, guard ? 1 : 0);
+    return [out(a, w.shape, g), out(a, [T], den)];
+  }
   for (let t = 0, o = 0; t < T; t++, o += N) {
     let s = 0;
     for (let i = 0; i < N; i++) s += Math.fround(wv[o + i] * mv[o + i]);
@@ -354,6 +359,11 @@ function renormGrad(a: KernelArgs): TensorInfo {
   const [T, N] = g.shape;
   const [dv, gv, mv, d] = [vals(a, dg), vals(a, g), vals(a, m), vals(a, den)];
   const dw = POOL.take(T * N);
+  const c = nativeFor(dv, gv, mv, d);
+  if (c) {
+    c.mole_renorm_grad(dv, gv, mv, d, dw, T, N);
+    return out(a, g.shape, dw);
+  }
   for (let t = 0, o = 0; t < T; t++, o += N) {
     let dot = 0;
     for (let i = 0; i < N; i++) dot += gv[o + i] * dv[o + i];
@@ -367,6 +377,11 @@ function expertScale(a: KernelArgs): TensorInfo {
   const { r, s } = a.attrs as Record<string, number>;
   const [xv, gv] = [vals(a, xa), vals(a, g)];
   const h = POOL.take(xv.length);
+  const c = r > 0 ? nativeFor(xv, gv) : null;
+  if (c) {
+    c.mole_expert_scale(xv, gv, h, xv.length, r, s);
+    return out(a, xa.shape, h);
+  }
   for (let i = 0, e = 0; i < xv.length; i += r, e++) {
     const w = s * gv[e];
     for (let j = 0; j < r; j++) h[i + j] = xv[i + j] * w;
@@ -380,6 +395,11 @@ function expertScaleGrad(a: KernelArgs): TensorInfo[] {
   const [dv, xv, gv] = [vals(a, dh), vals(a, xa), vals(a, g)];
   const dxa = POOL.take(xv.length);
   const dg = POOL.take(gv.length);
+  const c = r > 0 ? nativeFor(dv, xv, gv) : null;
+  if (c) {
+    c.mole_expert_scale_grad(dv, xv, gv, dxa, dg, xv.length, r, s);
+    return [out(a, xa.shape, dxa), out(a, g.shape, dg)];
+  }
   for (let i = 0, e = 0; i < xv.length; i += r, e++) {
     const w = s * gv[e];
     let dot = 0;

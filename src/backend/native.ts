@@ -45,6 +45,16 @@ const SYMBOLS = {
     parameters: ["buffer", "buffer", "buffer", "i32", "i32", "f32", "f32", "f64"],
     result: "void",
   },
+  mole_expert_scale: { parameters: ["buffer", "buffer", "buffer", "i32", "i32", "f64"], result: "void" },
+  mole_expert_scale_grad: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "i32", "i32", "f64"],
+    result: "void",
+  },
+  mole_renorm: { parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "i32"], result: "void" },
+  mole_renorm_grad: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "i32", "i32"],
+    result: "void",
+  },
   mole_topk_mask: { parameters: ["buffer", "buffer", "i32", "i32", "i32"], result: "void" },
   mole_dynamic_mask: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "f32", "i32", "f32", "i32"],

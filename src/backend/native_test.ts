@@ -161,7 +161,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "native = JS bit for bit: RMSNorm and its gradient, RoPE both ways, AdamW, top-k and DynMoLE masks, Σx², softmax and CE gradients",
+    "native = JS bit for bit: RMSNorm and its gradient, RoPE both ways, AdamW, top-k and DynMoLE masks, renormalised gates, expert scales, Σx², softmax and CE gradients",
   ignore: !ready,
   fn: async () => {
     for (const [T, d] of [[7, 16], [1, 1], [0, 8]]) {
@@ -194,6 +194,22 @@ Deno.test({
         () => run(FUSED.dynamicMask, { p: ranked(), entropy: tf.tensor1d([0.95, 0.2, 0.9, 0.91]) }, attrs),
       );
     }
+    const w = () => t([6, 5], 30, 1).abs();
+    const m = () =>
+      tf.tensor2d([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0], [6, 5]);
+    for (const guard of [false, true]) {
+      await identical(`renorm guard=${guard}`, () => run(FUSED.renorm, { w: w(), m: m() }, { guard }));
+    }
+    await identical(
+      "renormGrad",
+      () => run(FUSED.renormGrad, { dg: t([6, 5], 31), g: w(), m: m(), den: t([6], 32, 1).abs().add(0.1) }),
+    );
+    const es = { r: 3, s: 0.7 };
+    await identical("expertScale", () => run(FUSED.expertScale, { xa: t([4, 12], 33), g: t([4, 4], 34, 1) }, es));
+    await identical(
+      "expertScaleGrad",
+      () => run(FUSED.expertScaleGrad, { dh: t([4, 12], 35), xa: t([4, 12], 33), g: t([4, 4], 34, 1) }, es),
+    );
     await identical("sumSquares", () => run(FUSED.sumSquares, { a: t([100], 12), b: t([3, 7], 13, 1e3) }));
     await identical(
       "softmaxGrad",

@@ -124,3 +124,22 @@ export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, lossMask
   });
   return op(logits, targets.cast("int32"), lossMask) as tf.Scalar;
 }
+
+/**
+ * softmax over the last axis of z [T, N] (a router's gate): tfjs's Softmax forward, and one backward kernel
+ * dz = p ⊙ (dp − Σ_j dp⊙p) where the backend has it (blas) instead of tfjs's five-op gradient.
+ */
+export function rowSoftmax(z: tf.Tensor2D): tf.Tensor2D {
+  if (!hasFusedKernels()) return tf.softmax(z) as tf.Tensor2D;
+  const op = tf.customGrad((...args: unknown[]) => {
+    const [zi, save] = args as [tf.Tensor, Saved];
+    const p = tf.softmax(zi);
+    save([p]);
+    return {
+      value: p,
+      gradFunc: (dp: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        run(FUSED.softmaxGrad, { dp: dp as tf.Tensor, p: saved[0] }, { scale: 1 }) as tf.Tensor,
+    };
+  });
+  return op(z) as tf.Tensor2D;
+}

@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { kaimingUniform, param } from "../adapters/init.ts";
 import { loraFields } from "../adapters/lora.ts";
 import { z } from "../config.ts";
+import { rowSoftmax } from "../model/fused.ts";
 import { renormalize, tokenMean, topKMask } from "../moe/ops.ts";
 import type { Rng } from "../util/rng.ts";
 import { aggregateLoadBalance, LB_AGGREGATES, type LbAggregate } from "./losses.ts";
@@ -44,7 +45,7 @@ export function routerWeight(name: string, dIn: number, nExperts: number, rng: R
 
 /** p = softmax(Wg x): [T, N]. */
 export function routerProbs(x: tf.Tensor2D, weight: tf.Variable): tf.Tensor2D {
-  return tf.softmax(tf.matMul(x, weight, false, true)) as tf.Tensor2D;
+  return rowSoftmax(tf.matMul(x, weight, false, true) as tf.Tensor2D);
 }
 
 /** Load-balance terms from a 0/1 selection: f_i = count_i / T (÷ k for `tokens`), P_i = mean p. */

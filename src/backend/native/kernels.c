@@ -397,3 +397,52 @@ void mole_tsallis_grad(const float *restrict dh, const float *restrict p, float 
     }
   }
 }
+
+/* ---- routed experts' small [T, N] / [T, N·r] pieces (fused_kernels.ts states each) ---- */
+
+/* h[t, e·r + j] = xa[t, e·r + j] · s · g[t, e] */
+void mole_expert_scale(const float *restrict xa, const float *restrict g, float *restrict h, i32 n, i32 r, double s) {
+  for (i32 i = 0, e = 0; i < n; i += r, e++) {
+    double w = s * g[e];
+    for (i32 j = 0; j < r; j++) h[i + j] = (float)(xa[i + j] * w);
+  }
+}
+
+/* dxa = dh · s·g (repeated);  dg[t, e] = s Σ_j dh[t, e·r + j] xa[t, e·r + j] */
+void mole_expert_scale_grad(const float *restrict dh, const float *restrict xa, const float *restrict g,
+                            float *restrict dxa, float *restrict dg, i32 n, i32 r, double s) {
+  for (i32 i = 0, e = 0; i < n; i += r, e++) {
+    double w = s * g[e];
+    double dot = 0;
+    for (i32 j = 0; j < r; j++) {
+      dxa[i + j] = (float)(dh[i + j] * w);
+      dot += (double)dh[i + j] * xa[i + j];
+    }
+    dg[e] = (float)(s * dot);
+  }
+}
+
+/* g = w⊙m / D, D = Σ_j fround(w_j m_j) (1 where that sum is 0 and guard is set) */
+void mole_renorm(const float *restrict w, const float *restrict m, float *restrict g, float *restrict den, i32 T, i32 N,
+                 i32 guard) {
+  for (i32 t = 0; t < T; t++) {
+    const float *wr = w + (long)t * N, *mr = m + (long)t * N;
+    double s = 0;
+    for (i32 i = 0; i < N; i++) s += wr[i] * mr[i]; /* float products, summed in double */
+    float d = (float)s;
+    if (guard && d == 0) d = 1;
+    den[t] = d;
+    for (i32 i = 0; i < N; i++) g[(long)t * N + i] = (wr[i] * mr[i]) / d;
+  }
+}
+
+/* dw = m ⊙ (dg − Σ_j g_j dg_j) / D */
+void mole_renorm_grad(const float *restrict dg, const float *restrict g, const float *restrict m,
+                      const float *restrict den, float *restrict dw, i32 T, i32 N) {
+  for (i32 t = 0; t < T; t++) {
+    const float *dr = dg + (long)t * N, *gr = g + (long)t * N, *mr = m + (long)t * N;
+    double dot = 0;
+    for (i32 i = 0; i < N; i++) dot += (double)gr[i] * dr[i];
+    for (i32 i = 0; i < N; i++) dw[(long)t * N + i] = (float)((mr[i] * (dr[i] - dot)) / den[t]);
+  }
+}
