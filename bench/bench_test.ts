@@ -4,13 +4,23 @@
  */
 import { assert, assertAlmostEquals, assertEquals } from "../src/testing/asserts.ts";
 import { initBackend } from "../src/backend/backend.ts";
+import { loadBlas } from "../src/backend/blas_ffi.ts";
+import { native } from "../src/backend/native.ts";
 import { buildLayer, LAYER_METHODS, type LayerCase, layerInput, layerOutputs, USES_TOPK } from "./layer.ts";
 import type { LayerRow } from "./measure.ts";
 import { expandCases, expandShapes, FULL_AXES, overrideShapes, PRESETS } from "./presets.ts";
 import { dispatchBreakEven, loadVerdict, overLora, soakVerdict, sparseOverDense } from "./ratios.ts";
 import { benchLoad, LOAD_SHAPE } from "./load.ts";
 import { quantile, summarize } from "./stats.ts";
-import { embeddedBase, STEP_METHOD_NAMES, STEP_METHODS, stepFlops, torchStepRequest } from "./step.ts";
+import {
+  benchSteps,
+  embeddedBase,
+  STEP_METHOD_NAMES,
+  STEP_METHODS,
+  stepFlops,
+  stepMethodBase,
+  torchStepRequest,
+} from "./step.ts";
 import { LlamaModel } from "../src/model/llama.ts";
 import { Rng } from "../src/util/rng.ts";
 import { checkCase, DISPATCH, maxRelDiff, probeTorch, runTorch, type TorchCheckResult } from "./torch.ts";
@@ -220,4 +230,19 @@ Deno.test("step bench: the torch reference gets every method's experts, rank, α
   assertEquals(stepFlops(model, 1024, S), 1024 * (2 * forward + 2 * 2 * lora));
   model.dispose();
   base.dispose();
+});
+
+Deno.test({
+  name: "step bench: a ':js' twin runs the same method (same parameters) with the native kernels off",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assertEquals([stepMethodBase("topk:js"), stepMethodBase("topk")], ["topk", "topk"]);
+    await initBackend(loadBlas() ? "blas" : "cpu");
+    const rows = await benchSteps(["lora", "lora:js"], { batch: 2, seqLen: 8 }, { warmup: 0, rounds: 1, perRound: 1 });
+    assertEquals(rows.map((r) => r.method), ["lora", "lora:js"]);
+    assertEquals(rows[0].trainable, rows[1].trainable);
+    assert(rows.every((r) => r.timing.median > 0));
+    assert(native() !== null || !loadBlas() || Deno.env.get("MOLE_NATIVE") === "0", "native kernels left on");
+  },
 });

@@ -30,6 +30,7 @@ import {
 } from "./presets.ts";
 import {
   benchSteps,
+  JS_KERNELS,
   sgemmPeak,
   soak,
   STEP_METHOD_NAMES,
@@ -66,7 +67,9 @@ const spec: CommandSpec = {
     "min-ms": { type: "string", description: "keep repeating until each case has run this long", value: "<ms>" },
     "step-methods": {
       type: "string",
-      description: `training-step methods (${STEP_METHOD_NAMES.join(",")}); 'none' skips the step bench`,
+      description: `training-step methods (${
+        STEP_METHOD_NAMES.join(",")
+      }; a ':js' suffix, e.g. lora:js, runs one with the native kernels off); 'none' skips the step bench`,
       value: "<list>",
     },
     "real-vocab": {
@@ -102,6 +105,7 @@ const spec: CommandSpec = {
     "deno task bench",
     "deno task bench --preset quick --out /tmp/bench",
     "deno task bench --backends blas --methods lora,topk --tokens 1024,4096 --d 1024 --no-torch --soak 0",
+    "deno task bench --backends blas --methods lora --d 256 --step-methods lora,lora:js,topk,topk:js --no-load",
     "deno task bench --preset full --backends webgpu",
   ],
 };
@@ -145,9 +149,8 @@ const Flags = z.object({
   topk: intList("topk").optional(),
   reps: z.coerce.number().int("must be an integer").min(1, "must be ≥ 1").optional(),
   "min-ms": z.coerce.number().min(0, "must be ≥ 0").optional(),
-  "step-methods": listOf([...STEP_METHOD_NAMES, "none"], "step method").transform((xs) =>
-    xs.filter((x) => x !== "none")
-  )
+  "step-methods": listOf([...STEP_METHOD_NAMES, ...STEP_METHOD_NAMES.map((m) => m + JS_KERNELS), "none"], "step method")
+    .transform((xs) => xs.filter((x) => x !== "none"))
     .optional(),
   "real-vocab": listOf([...STEP_METHOD_NAMES, "none"], "step method").transform((xs) => xs.filter((x) => x !== "none"))
     .optional(),
@@ -248,7 +251,8 @@ async function runBackends(plan: Preset, results: BenchResults, torch: TorchSess
       }
       const s0 = performance.now();
       const step = { ...plan.step, shape };
-      const ref = torch && b.backend !== "webgpu" ? torchStepRounds(torch, methods, step, model) : null;
+      const native = methods.filter((m) => !m.endsWith(JS_KERNELS)); // torch has no ':js' twin
+      const ref = torch && b.backend !== "webgpu" && native.length ? torchStepRounds(torch, native, step, model) : null;
       const steps: StepResult[] = await benchSteps(methods, shape, step, ref?.afterRound, model);
       ref?.attach(steps);
       results.steps.push({ backend: b.backend, model, shape, results: steps });

@@ -18,6 +18,7 @@ import { parseTrainConfig } from "../src/train/config.ts";
 import { train, type TrainData } from "../src/train/trainer.ts";
 import { Rng } from "../src/util/rng.ts";
 import { loadBlas } from "../src/backend/blas_ffi.ts";
+import { setNativeEnabled } from "../src/backend/native.ts";
 import { gflopRate, summarize, type Timing } from "./stats.ts";
 
 /** The embedded-default model's shape. */
@@ -72,6 +73,17 @@ export const STEP_METHODS: Record<string, () => MethodConfig> = {
 };
 export type StepMethod = keyof typeof STEP_METHODS;
 export const STEP_METHOD_NAMES = Object.keys(STEP_METHODS);
+
+/**
+ * Suffix of a step-bench method run with the blas backend's native kernels off ("lora:js"): timed in the same
+ * rounds as the method itself, so the pair gives the native kernels' speed-up from one run.
+ */
+export const JS_KERNELS = ":js";
+
+/** "topk:js" → "topk". */
+export function stepMethodBase(name: string): string {
+  return name.endsWith(JS_KERNELS) ? name.slice(0, -JS_KERNELS.length) : name;
+}
 
 export interface StepShape {
   batch: number;
@@ -223,12 +235,20 @@ export async function benchSteps(
   const base = embeddedBase(3, model);
   const batches = randomBatches(shape, 4, STEP_MODELS[model].vocabSize);
   const data: TrainData = { epoch: () => batches };
-  const models = methods.map((m) => new LlamaModel(base, STEP_METHODS[m](), new Rng(11)));
+  const models = methods.map((m) => new LlamaModel(base, STEP_METHODS[stepMethodBase(m)](), new Rng(11)));
   const samples = methods.map(() => [] as number[]);
+  const timed = async (i: number, steps: number, seed: number) => {
+    setNativeEnabled(!methods[i].endsWith(JS_KERNELS));
+    try {
+      return await stepTimes(models[i], data, steps, seed);
+    } finally {
+      setNativeEnabled(true);
+    }
+  };
   try {
-    for (const [i, model] of models.entries()) if (opts.warmup > 0) await stepTimes(model, data, opts.warmup, i);
+    for (const i of models.keys()) if (opts.warmup > 0) await timed(i, opts.warmup, i);
     for (let r = 0; r < opts.rounds; r++) {
-      for (const [i, model] of models.entries()) samples[i].push(...await stepTimes(model, data, opts.perRound, r));
+      for (const i of models.keys()) samples[i].push(...await timed(i, opts.perRound, r));
       await afterRound?.(r);
     }
     const tokens = shape.batch * shape.seqLen;

@@ -1,4 +1,5 @@
 /** The console summary of a bench run: ratios, tfjs vs torch, training steps, soak and the target verdicts. */
+import { JS_KERNELS, stepMethodBase } from "./step.ts";
 import type { BenchResults } from "./output.ts";
 import { verdicts } from "./output.ts";
 import { shapeKey } from "./presets.ts";
@@ -70,6 +71,7 @@ export function summaryLines(r: BenchResults): string[] {
     }
   }
   if (r.torchNote) lines.push("", r.torchNote);
+
   for (const s of r.steps) {
     const what = s.model === "embedded" ? "embedded-default model" : "real-format shape (vocabulary 32,001)";
     lines.push("", `Training step, ${what}, ${s.backend}, batch ${s.shape.batch}×${s.shape.seqLen}:`);
@@ -88,6 +90,15 @@ export function summaryLines(r: BenchResults): string[] {
         } tokens/s${ratio}, ` +
           `${gflops.toFixed(1)} GFLOP/s${peak}${torch}`,
       );
+    }
+  }
+  for (const s of r.steps) {
+    const pairs = s.results.filter((x) => x.method.endsWith(JS_KERNELS)).flatMap((js) => {
+      const nat = s.results.find((x) => x.method === stepMethodBase(js.method));
+      return nat ? [`${nat.method} ${(js.timing.median / nat.timing.median).toFixed(2)}×`] : [];
+    });
+    if (pairs.length) {
+      lines.push("", `Native kernels over the JS loops, same rounds (${s.backend}, ${s.model}): ${pairs.join(", ")}`);
     }
   }
   if (r.soak) {
