@@ -145,3 +145,25 @@ Deno.test("the experiment CLI: --help exits 0; an unknown study or bad flag is o
   const shard = await run("--shard", "3/2", "--list");
   assertEquals(shard.code, 0, "--list ignores the shard");
 });
+
+Deno.test({
+  name: "tables keep every finished seed: a run asking for fewer seeds than are on disk rebuilds the same outputs",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const study = STUDIES["moa-sparsity"];
+    const out = await Deno.makeTempDir({ prefix: "mole-seeds-" });
+    const two = await runStudy(study, { ...QUICK, seeds: [0, 1], out });
+    assertEquals(two.rows, two.total);
+    const dir = join(out, study.name);
+    const before = snapshot(dir);
+    const one = await runStudy(study, { ...QUICK, seeds: [0], out });
+    assertEquals([one.ran, one.total, one.rows], [0, two.total / 2, two.total], "both seeds' rows stay in");
+    const after = snapshot(dir);
+    const changed = Object.keys(before).filter((f) => f !== "manifest.json" && before[f] !== after[f]);
+    assertEquals(changed, [], "tables and charts are those of both seeds");
+    const [loaded] = await loadStudies([study], out, { ...QUICK, seeds: [0] });
+    assertEquals(new Set(loaded.rows.map((r) => r.seed)), new Set([0, 1]));
+    await Deno.remove(out, { recursive: true });
+  },
+});

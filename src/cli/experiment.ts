@@ -26,7 +26,12 @@ const spec: CommandSpec = {
   flags: {
     backend: BACKEND_FLAG,
     quick: { type: "boolean", description: "the tiny preset CI runs (small base, few steps, all cells)" },
-    seeds: { type: "string", description: "number of seeds (0, 1, …, n−1)", default: "5", value: "<n>" },
+    seeds: {
+      type: "string",
+      description: "run seeds 0, 1, …, n−1 (tables use every finished seed of the grid's configurations)",
+      default: "5",
+      value: "<n>",
+    },
     shard: { type: "string", description: "run only shard i of n (cells with grid index ≡ i mod n)", value: "<i/n>" },
     data: {
       type: "string",

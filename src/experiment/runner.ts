@@ -13,6 +13,7 @@ import { DataError, MoleError, UsageError } from "../errors.ts";
 import { writeChart } from "../report/charts.ts";
 import { writeTable } from "../report/tables.ts";
 import { faultPoint } from "../util/fault.ts";
+import { stableStringify } from "../util/hash.ts";
 import { appendLine, atomicWriteJson, exists, removeStaleTemps, rewriteLocked, withLock } from "../util/fs.ts";
 import { type CellRow, runCell, Workbench } from "./cell.ts";
 import { environment, gitCommit } from "./manifest.ts";
@@ -136,10 +137,18 @@ export async function resolveGrid(study: Study, opts: StudyOptions): Promise<Res
   return cells;
 }
 
-/** Latest row per hash, in grid order, for the cells of this grid. */
-function rowsForGrid(rows: CellRow[], cells: ResolvedCell[]): CellRow[] {
-  const byHash = new Map(rows.map((r) => [r.hash, r]));
-  return cells.map((c) => byHash.get(c.hash)).filter((r): r is CellRow => r !== undefined);
+/**
+ * The rows of this grid's configurations: the latest row per hash whose config equals a grid cell's up to the seed —
+ * every finished seed, not only those this run asked for (`--seeds` says how many to run; a 20-seed canonical run
+ * keeps its tables when the 5-seed default resumes it). In grid order, then by seed.
+ */
+export function rowsForGrid(rows: CellRow[], cells: ResolvedCell[]): CellRow[] {
+  const key = (config: unknown) => stableStringify({ ...(config as Record<string, unknown>), seed: null });
+  const order = new Map<string, number>();
+  for (const [i, c] of cells.entries()) if (!order.has(key(c.config))) order.set(key(c.config), i);
+  const latest = [...new Map(rows.map((r) => [r.hash, r])).values()];
+  const ours = latest.filter((r) => order.has(key(r.config)));
+  return ours.sort((a, b) => order.get(key(a.config))! - order.get(key(b.config))! || a.seed - b.seed);
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { join, relative } from "node:path";
 import type { CellRow } from "../experiment/cell.ts";
-import { CELLS_FILE, readRows, resolveGrid } from "../experiment/runner.ts";
+import { CELLS_FILE, readRows, resolveGrid, rowsForGrid } from "../experiment/runner.ts";
 import { claimVerdict, type Study, studyCharts, type StudyOptions, studyTables } from "../experiment/study.ts";
 import { contrastMarkdown, contrastTable } from "../experiment/claims.ts";
 import type { Protocol } from "../train/evaluate.ts";
@@ -102,9 +102,8 @@ export async function loadStudies(studies: Study[], out: string, opts: StudyOpti
   for (const study of studies) {
     const dir = join(out, study.name);
     const all = await readRows(join(dir, CELLS_FILE));
-    // Prefer rows of the full grid; fall back to whatever is on disk (e.g. a --quick run).
-    const hashes = new Set((await resolveGrid(study, opts)).map((c) => c.hash));
-    const ofGrid = all.filter((row) => hashes.has(row.hash));
+    // Prefer rows of the full grid (every finished seed); fall back to whatever is on disk (e.g. a --quick run).
+    const ofGrid = rowsForGrid(all, await resolveGrid(study, opts));
     reports.push({ study, rows: ofGrid.length ? ofGrid : all, dir });
   }
   return reports;
