@@ -171,8 +171,12 @@ async function tryLoad(): Promise<NativeInfo> {
   if (!(await exists(lib))) {
     await Deno.mkdir(dir, { recursive: true });
     const tmp = `${lib}.${Deno.pid}.tmp`;
-    await run(cc, [...flags, "-o", tmp, fromFileUrl(SOURCE_URL), "-lm"]);
-    await Deno.rename(tmp, lib);
+    try {
+      await run(cc, [...flags, "-o", tmp, fromFileUrl(SOURCE_URL), "-lm"]);
+      await Deno.rename(tmp, lib);
+    } finally {
+      await Deno.remove(tmp).catch(() => {}); // a failed build leaves nothing behind
+    }
   }
   const { symbols } = Deno.dlopen(lib, SYMBOLS);
   return { symbols, detail: `native kernels (${compiler}, ${isa})` };

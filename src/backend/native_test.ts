@@ -278,3 +278,35 @@ Deno.test({
     assertEquals(text, "JS kernels (no C compiler '/nonexistent/cc' on PATH)");
   },
 });
+
+Deno.test({
+  name: "a failing native build falls back to the JS kernels in one line and leaves no partial file",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "mole-native-" });
+    try {
+      const cc = `${dir}/cc`;
+      const script = [ // --version works; a build writes half an output file, then fails
+        "#!/bin/sh",
+        '[ "$1" = --version ] && echo "fake cc 1.0" && exit 0',
+        'while [ $# -gt 0 ]; do [ "$1" = -o ] && echo partial > "$2"; shift; done',
+        'echo "boom" >&2; exit 1',
+      ];
+      await Deno.writeTextFile(cc, script.join("\n") + "\n");
+      await Deno.chmod(cc, 0o755);
+      const code = `import { loadNative } from ${JSON.stringify(new URL("./native.ts", import.meta.url).href)};
+        console.log((await loadNative()).detail);`;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["eval", code],
+        env: { CC: cc, MOLE_NATIVE_DIR: `${dir}/build` },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout).trim();
+      assert(text.startsWith("JS kernels (native build failed: ") && text.includes("boom"), text);
+      assertEquals([...Deno.readDirSync(`${dir}/build`)].map((e) => e.name), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
