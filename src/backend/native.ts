@@ -113,7 +113,7 @@ export const BINARY_OP = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;
 export const UNARY_OP = { Exp: 0, Sigmoid: 1, Neg: 2, Square: 3, Log: 4 } as const;
 
 export interface NativeInfo {
-  /** The loaded library, or null with `why`. */
+  /** The loaded library, or null (`detail` says why). */
   symbols: NativeSymbols | null;
   /** One line for the backend description: the build used, or why the JS kernels run. */
   detail: string;
@@ -127,16 +127,25 @@ export function native(): NativeSymbols | null {
   return enabled ? loaded?.symbols ?? null : null;
 }
 
+/** Sizes go to C as int32: longer arrays take the JS loops. */
+const I32_MAX = 0x7fffffff;
+
 /**
- * The native kernels for these arrays: null unless loaded, enabled and every array is a Float32Array. (tfjs-cpu's
+ * The native kernels for these arrays: null unless loaded, enabled and every array is a Float32Array (of at most
+ * 2³¹ − 1 elements). (tfjs-cpu's
  * Cast from bool or int32 to float32 keeps the Uint8Array / Int32Array values under the new dtype; JS loops read
  * them fine, C would read them as floats.)
  */
 export function nativeFor(...arrays: unknown[]): NativeSymbols | null {
   const c = native();
   if (!c) return null;
-  for (const a of arrays) if (!(a instanceof Float32Array)) return null;
+  for (const a of arrays) if (!(a instanceof Float32Array) || a.length > I32_MAX) return null;
   return c;
+}
+
+/** Whether the native path is switched on (it runs only where the kernels also loaded). */
+export function nativeEnabled(): boolean {
+  return enabled;
 }
 
 /** Switch the native path off or on (tests compare both; the bench measures both in one run). */
@@ -170,7 +179,7 @@ async function tryLoad(): Promise<NativeInfo> {
   const lib = join(dir, `mole_kernels-${key}.${ext}`);
   if (!(await exists(lib))) {
     await Deno.mkdir(dir, { recursive: true });
-    const tmp = `${lib}.${Deno.pid}.tmp`;
+    const tmp = `${lib}.${crypto.randomUUID().slice(0, 8)}.tmp`; // util/fs.ts's temp naming (TEMP_RE)
     try {
       await run(cc, [...flags, "-o", tmp, fromFileUrl(SOURCE_URL), "-lm"]);
       await Deno.rename(tmp, lib);

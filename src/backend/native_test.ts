@@ -215,14 +215,13 @@ Deno.test({
       "softmaxGrad",
       () => run(FUSED.softmaxGrad, { dp: t([2, 3, 9], 14), p: t([2, 3, 9], 15, 1).abs() }, { scale: 0.35 }),
     );
-    const y = () => tf.tensor1d([0, 4, 10, 3], "int32");
-    await identical(
+    await identical( // row 1 is masked padding whose target lies far outside the vocabulary
       "crossEntropyGrad",
       () =>
         run(FUSED.crossEntropyGrad, {
           dy: tf.scalar(1.5),
           probs: t([4, 11], 16, 1).abs(),
-          targets: y(),
+          targets: tf.tensor1d([0, 1 << 29, 10, 3], "int32"),
           mask: tf.tensor1d([1, 0, 1, 1]),
         }),
     );
@@ -264,13 +263,12 @@ Deno.test({
 
 Deno.test({
   name: "without a C compiler the JS kernels run, and the backend says why in one line",
-  ignore: !hasBlas,
   fn: async () => {
     const code = `import { loadNative } from ${JSON.stringify(new URL("./native.ts", import.meta.url).href)};
       console.log((await loadNative()).detail);`;
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["eval", code],
-      env: { CC: "/nonexistent/cc" },
+      env: { CC: "/nonexistent/cc", MOLE_NATIVE: "1" },
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -298,7 +296,7 @@ Deno.test({
         console.log((await loadNative()).detail);`;
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["eval", code],
-        env: { CC: cc, MOLE_NATIVE_DIR: `${dir}/build` },
+        env: { CC: cc, MOLE_NATIVE_DIR: `${dir}/build`, MOLE_NATIVE: "1" },
         stdout: "piped",
         stderr: "piped",
       }).output();

@@ -300,11 +300,11 @@ void mole_cross_entropy_grad(const float *restrict P, const i32 *restrict y, con
     float *o = dz + (long)t * V;
     double w = scale * m[t];
     for (i32 j = 0; j < V; j++) o[j] = (float)(w * pr[j]);
-    o[y[t]] = (float)(o[y[t]] - w);
+    if (m[t] != 0) o[y[t]] = (float)(o[y[t]] - w); /* a masked row's target (padding) may lie outside the vocabulary */
   }
 }
 
-/* Σ x² in double, in index order (as the JS kernel sums). */
+/* Σ x² of one array in double, in index order (the JS kernel's order for each input). */
 double mole_sum_squares(const float *restrict x, i32 n) {
   double s = 0;
   for (i32 i = 0; i < n; i++) s += (double)x[i] * x[i];
