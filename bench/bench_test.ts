@@ -5,7 +5,9 @@
 import { assert, assertAlmostEquals, assertEquals } from "../src/testing/asserts.ts";
 import { initBackend } from "../src/backend/backend.ts";
 import { loadBlas } from "../src/backend/blas_ffi.ts";
-import { native } from "../src/backend/native.ts";
+import { loadNative, native } from "../src/backend/native.ts";
+import { FUSED } from "../src/backend/fused_kernels.ts";
+import * as tf from "@tensorflow/tfjs";
 import { buildLayer, LAYER_METHODS, type LayerCase, layerInput, layerOutputs, USES_TOPK } from "./layer.ts";
 import type { LayerRow } from "./measure.ts";
 import { expandCases, expandShapes, FULL_AXES, overrideShapes, PRESETS } from "./presets.ts";
@@ -118,8 +120,7 @@ Deno.test({
     for (const r of rows) {
       assertEquals(r.f32Bytes, 4 * params);
       assert(r.fileBytes > 2 * params && r.fileBytes < 2 * params + 16 * 1024, `${r.layout}: ${r.fileBytes} bytes`);
-      assert(r.peakBytes > 0 && r.heldBytes <= r.peakBytes && r.seconds > 0, JSON.stringify(r));
-      assertEquals(r.peakRatio, r.peakBytes / r.f32Bytes);
+      assert(r.peakBytes > 0 && r.seconds > 0, JSON.stringify(r));
     }
     assertEquals(rows[0].shards, 1);
     assert(rows[1].shards > 1, `${rows[1].shards} shards`);
@@ -233,16 +234,32 @@ Deno.test("step bench: the torch reference gets every method's experts, rank, α
 });
 
 Deno.test({
-  name: "step bench: a ':js' twin runs the same method (same parameters) with the native kernels off",
+  name: "step bench: a ':js' twin runs the same method with the native kernels off, then restores them",
+  ignore: !loadBlas(),
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     assertEquals([stepMethodBase("topk:js"), stepMethodBase("topk")], ["topk", "topk"]);
-    await initBackend(loadBlas() ? "blas" : "cpu");
-    const rows = await benchSteps(["lora", "lora:js"], { batch: 2, seqLen: 8 }, { warmup: 0, rounds: 1, perRound: 1 });
-    assertEquals(rows.map((r) => r.method), ["lora", "lora:js"]);
-    assertEquals(rows[0].trainable, rows[1].trainable);
-    assert(rows.every((r) => r.timing.median > 0));
-    assert(native() !== null || !loadBlas() || Deno.env.get("MOLE_NATIVE") === "0", "native kernels left on");
+    await initBackend("blas");
+    if ((await loadNative()).symbols === null) return; // no compiler here: nothing to switch off
+    // record, per SwiGLU kernel call, whether the native kernels were on
+    const k = tf.getKernel(FUSED.swiGlu, "blas")!;
+    const seen: boolean[] = [];
+    tf.unregisterKernel(k.kernelName, "blas");
+    tf.registerKernel({ ...k, kernelFunc: (a) => (seen.push(native() !== null), k.kernelFunc(a)) });
+    try {
+      const rows = await benchSteps(["lora", "lora:js"], { batch: 2, seqLen: 8 }, {
+        warmup: 0,
+        rounds: 1,
+        perRound: 1,
+      });
+      assertEquals(rows.map((r) => r.method), ["lora", "lora:js"]);
+    } finally {
+      tf.unregisterKernel(k.kernelName, "blas");
+      tf.registerKernel(k);
+    }
+    const half = seen.length / 2; // one lora step (native), then one lora:js step (JS), same number of calls
+    assertEquals(seen, [...Array(half).fill(true), ...Array(half).fill(false)]);
+    assert(half > 0 && native() !== null, "the native kernels are back on after the bench");
   },
 });

@@ -30,9 +30,6 @@ export const LOAD_SHAPE = {
 };
 export type LoadShape = typeof LOAD_SHAPE;
 
-/** The target of goal 6: peak ≤ 1.3 × the float32 parameter bytes. */
-export const LOAD_PEAK_TARGET = 1.3;
-
 export interface LoadResult {
   layout: "single" | "sharded";
   dtype: "BF16";

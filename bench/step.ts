@@ -18,7 +18,7 @@ import { parseTrainConfig } from "../src/train/config.ts";
 import { train, type TrainData } from "../src/train/trainer.ts";
 import { Rng } from "../src/util/rng.ts";
 import { loadBlas } from "../src/backend/blas_ffi.ts";
-import { setNativeEnabled } from "../src/backend/native.ts";
+import { nativeEnabled, setNativeEnabled } from "../src/backend/native.ts";
 import { gflopRate, summarize, type Timing } from "./stats.ts";
 
 /** The embedded-default model's shape. */
@@ -238,11 +238,12 @@ export async function benchSteps(
   const models = methods.map((m) => new LlamaModel(base, STEP_METHODS[stepMethodBase(m)](), new Rng(11)));
   const samples = methods.map(() => [] as number[]);
   const timed = async (i: number, steps: number, seed: number) => {
-    setNativeEnabled(!methods[i].endsWith(JS_KERNELS));
+    const was = nativeEnabled();
+    setNativeEnabled(was && !methods[i].endsWith(JS_KERNELS));
     try {
       return await stepTimes(models[i], data, steps, seed);
     } finally {
-      setNativeEnabled(true);
+      setNativeEnabled(was);
     }
   };
   try {

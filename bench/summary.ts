@@ -92,7 +92,7 @@ export function summaryLines(r: BenchResults): string[] {
       );
     }
   }
-  for (const s of r.steps) {
+  for (const s of r.steps.filter((x) => x.backend === "blas")) { // the native kernels are blas's
     const pairs = s.results.filter((x) => x.method.endsWith(JS_KERNELS)).flatMap((js) => {
       const nat = s.results.find((x) => x.method === stepMethodBase(js.method));
       return nat ? [`${nat.method} ${(js.timing.median / nat.timing.median).toFixed(2)}×`] : [];
