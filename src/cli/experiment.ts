@@ -171,7 +171,7 @@ async function slurmPlan(study: Study, flags: Flags, opts: StudyOptions): Promis
     env,
     partition: flags.partition,
     time: flags.time,
-    reportArgs: flags.cells ? null : ["--out", out, "--seeds", String(opts.seeds.length)],
+    reportArgs: flags.cells ? null : ["--out", out],
   };
 }
 

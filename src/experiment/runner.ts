@@ -147,8 +147,11 @@ export function rowsForGrid(rows: CellRow[], cells: ResolvedCell[]): CellRow[] {
   const order = new Map<string, number>();
   for (const [i, c] of cells.entries()) if (!order.has(key(c.config))) order.set(key(c.config), i);
   const latest = [...new Map(rows.map((r) => [r.hash, r])).values()];
-  const ours = latest.filter((r) => order.has(key(r.config)));
-  return ours.sort((a, b) => order.get(key(a.config))! - order.get(key(b.config))! || a.seed - b.seed);
+  const ours = latest.flatMap((row) => {
+    const at = order.get(key(row.config));
+    return at === undefined ? [] : [{ row, at }];
+  });
+  return ours.sort((a, b) => a.at - b.at || a.row.seed - b.row.seed).map((x) => x.row);
 }
 
 /**

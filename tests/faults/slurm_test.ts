@@ -22,7 +22,7 @@ const PLAN: SlurmPlan = {
   env: { MOLE_CACHE_DIR: "/data/cache dir" },
   partition: "gpu",
   time: "1:00:00",
-  reportArgs: ["--out", "/data/results", "--seeds", "1"],
+  reportArgs: ["--out", "/data/results"],
 };
 
 Deno.test("--slurm writes prepare/array/merge scripts and submits them in order, each after the last", async () => {
@@ -63,7 +63,7 @@ Deno.test("--slurm writes prepare/array/merge scripts and submits them in order,
   ) assert(array.split("\n").includes(line), `array.sbatch has: ${line}\n${array}`);
   const merge = mergeScript(plan).split("\n");
   assert(merge.some((l) => l.endsWith(`--out ${out} --report`)), merge.join("\n"));
-  assert(merge.includes("/opt/deno/deno run -A --frozen src/cli/report.ts --out /data/results --seeds 1"));
+  assert(merge.includes("/opt/deno/deno run -A --frozen src/cli/report.ts --out /data/results"));
   assertEquals(JSON.parse(await Deno.readTextFile(join(dir, "jobs.json"))).array, "102");
 
   const refuse: Exec = () => Promise.resolve({ code: 1, stdout: "", stderr: "sbatch: error: invalid partition\n" });
