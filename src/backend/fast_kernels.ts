@@ -1,13 +1,15 @@
 /**
- * Faster pure-JS kernels for the `blas` backend, where profiles of a training step showed tfjs-cpu's
- * generic code dominating once matmuls went to BLAS:
+ * Faster kernels for the `blas` backend, where profiles of a training step showed tfjs-cpu's generic code
+ * dominating once matmuls went to BLAS. Each is a JS loop, or the matching `native/kernels.c` loop where that
+ * loaded (`nativeFor`):
  * - broadcasting binary ops (Add, Sub, Multiply, RealDiv, and the comparisons the routers' masks use):
  *   tfjs-cpu converts every output index to coordinates; here shapes are collapsed to runs with fixed
  *   strides and each op is one tight loop;
  * - Softmax over the last axis, one pass per row;
- * - Transpose permutations that keep the last axis, as contiguous row copies;
- * - TopK for small k (the routers' masks), by insertion per row with tfjs-cpu's tie order.
- * Anything else (other dtypes, other permutations) falls back to the cpu kernel.
+ * - Transpose: natively any float32 permutation; in JS those that keep the last axis, as contiguous row copies;
+ * - TopK for small k (the routers' masks), by insertion per row with tfjs-cpu's tie order;
+ * - unary exp, log, sigmoid, neg, square, sqrt, rsqrt; Sum/Mean over contiguous axes; GatherV2 rows; ZerosLike.
+ * Anything else (other dtypes, other permutations without the native kernels) falls back to the cpu kernel.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";

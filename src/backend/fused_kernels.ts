@@ -2,7 +2,8 @@
  * Fused forward and backward kernels of the Llama block's element-wise pieces, for the `blas` backend. Each
  * replaces a chain of 5–15 tfjs ops (and as many activation-sized arrays) by one or two passes over memory;
  * `src/model/fused.ts` pairs them into differentiable ops and falls back to the composed tf ops on other
- * backends. Every loop computes in double precision and rounds once when it stores.
+ * backends. Every JS loop computes in double precision and rounds once when it stores; `native/kernels.c` runs the
+ * same loops where it loaded (bit for bit where no exp or log is involved, see `native.ts`).
  *
  *   MoleRmsNorm        y = x · r · g,  r = 1/√(mean(x²) + ε)  (per row)            → [y, r]
  *   MoleRmsNormGrad    dx = r·(dy⊙g) − x·r³·mean(dy⊙g⊙x);  dg = Σ_rows dy⊙x·r      → [dx, dg]
@@ -14,9 +15,10 @@
  *   MoleCrossEntropy   loss = Σ_t m_t (lse_t − z_t[y_t]) / max(Σ m, 1),  P = softmax(z) → [loss, P]
  *   MoleCrossEntropyGrad dz = dloss · m_t / max(Σ m, 1) · (P_t − onehot(y_t))       → dz
  *
- * the optimiser's update, one kernel per parameter instead of ~15 ops:
+ * DynMoLE's router entropy (one kernel each way instead of ≈ 12 ops):
  *   MoleTsallis        H̃_t = (1 − Σ_i pe^q) / (q − 1) / smax, pe = p + ε (q = 1: −Σ pe log pe / smax)  → H̃ [T]
  *   MoleTsallisGrad    dp = −q pe^{q−1} / (q − 1) / smax · dH̃ (q = 1: −(log pe + 1) / smax · dH̃)      → dp
+ * the optimiser's update, one kernel per parameter instead of ~15 ops:
  *   MoleSumSquares     Σ over every input tensor of Σ x²                               → scalar
  *   MoleAdamW          g' = s·g;  m ← β1 m + (1−β1) g';  v ← β2 v + (1−β2) g'²;
  *                      p ← p(1 − lr·λ) − lr·(m/c1)/(√(v/c2) + ε)                          → [m, v, p]

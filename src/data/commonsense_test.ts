@@ -2,16 +2,11 @@ import { join } from "node:path";
 import { DataError } from "../errors.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../testing/asserts.ts";
 import { inferTask, loadCommonsenseTest, loadCommonsenseTrain, parseCommonsenseJson } from "./commonsense.ts";
-import { LLM_ADAPTERS_RECORDS as REAL } from "../testing/llm_adapters.ts";
-import { type TaskName, TASKS } from "./types.ts";
+import { LLM_ADAPTERS_RECORDS as REAL, llmAdaptersRecord } from "../testing/llm_adapters.ts";
+import { type QARecord, type TaskName, TASKS } from "./types.ts";
 
-const rec = (t: TaskName, over: Record<string, unknown> = {}) => ({
-  instruction: REAL[t].instruction,
-  input: "",
-  output: `the correct answer is ${REAL[t].answer}`,
-  answer: REAL[t].answer,
-  ...over,
-});
+/** A real LLM-Adapters record of task t (fields overridable), typed as the loader returns it minus the task. */
+const rec = (t: TaskName, over: Record<string, unknown> = {}) => llmAdaptersRecord(t, over) as Omit<QARecord, "task">;
 
 async function tempDir(files: Record<string, string>): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "mole-commonsense-" });

@@ -5,7 +5,7 @@
  *   header = { "<name>": { "dtype": "F32", "shape": [..], "data_offsets": [begin, end] }, "__metadata__": {..} }
  *
  * Offsets are relative to the data buffer, which the tensors must tile exactly (no holes, no overlaps).
- * F32, F16, BF16 and F64 tensors load as Float32Array; we write F32. Also Hugging Face checkpoint
+ * F32, F16, BF16 and F64 tensors load as Float32Array; we write F32, F16 or BF16. Also Hugging Face checkpoint
  * directories: one `model.safetensors`, or shards listed by `model.safetensors.index.json`.
  */
 import { isAbsolute, join, normalize } from "node:path";
@@ -281,7 +281,7 @@ function encodeFloats(data: Float32Array, dtype: WriteDtype, out: Uint8Array, vi
     else for (let i = 0; i < data.length; i++) view.setFloat32(at + 4 * i, data[i], true);
     return at + 4 * data.length;
   }
-  const bits = new Uint32Array(Float32Array.from(data).buffer);
+  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length); // the float32 bit patterns, no copy
   for (let i = 0; i < data.length; i++) {
     view.setUint16(at + 2 * i, dtype === "BF16" ? f32BitsToBf16(bits[i]) : numberToF16(data[i]), true);
   }

@@ -16,8 +16,8 @@ export interface Mutation {
 
 const HUGE = ["1000000000000000", "9007199254740993", "-1", "1e308", "4294967296", "0", "18446744073709551615"];
 
-const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng.next() * xs.length)];
-const at = (rng: Rng, n: number) => Math.floor(rng.next() * Math.max(1, n));
+/** An index below n (0 when n is 0): Rng.int with an empty range guarded. */
+const at = (rng: Rng, n: number) => rng.int(Math.max(1, n));
 
 /** Spans of ASCII digits (with an optional leading minus) in `bytes`. */
 function numberSpans(bytes: Uint8Array): [number, number][] {
@@ -52,7 +52,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "splice",
     apply: (s, rng, seeds) => {
-      const other = pick(rng, seeds);
+      const other = rng.pick(seeds);
       const a = at(rng, other.length);
       const b = a + at(rng, other.length - a);
       const p = at(rng, s.length);
@@ -80,8 +80,8 @@ export const MUTATIONS: Mutation[] = [
     apply: (s, rng) => {
       const spans = numberSpans(s);
       if (!spans.length) return s.slice();
-      const [a, b] = pick(rng, spans);
-      return concat(s.subarray(0, a), new TextEncoder().encode(pick(rng, HUGE)), s.subarray(b));
+      const [a, b] = rng.pick(spans);
+      return concat(s.subarray(0, a), new TextEncoder().encode(rng.pick(HUGE)), s.subarray(b));
     },
   },
   {
@@ -89,8 +89,8 @@ export const MUTATIONS: Mutation[] = [
     apply: (s, rng) => {
       const spans = numberSpans(s);
       if (spans.length < 2) return s.slice();
-      const [a, b] = pick(rng, spans);
-      const [c, d] = pick(rng, spans);
+      const [a, b] = rng.pick(spans);
+      const [c, d] = rng.pick(spans);
       return concat(s.subarray(0, a), s.subarray(c, d), s.subarray(b));
     },
   },
@@ -101,7 +101,7 @@ export const MUTATIONS: Mutation[] = [
       if (out.length < 8) return out;
       const v = new DataView(out.buffer);
       const choices = [0n, 1n, 2n ** 63n, 2n ** 64n - 1n, BigInt(out.length), BigInt(Math.max(0, out.length - 9))];
-      v.setBigUint64(0, pick(rng, choices), true);
+      v.setBigUint64(0, rng.pick(choices), true);
       return out;
     },
   },
@@ -131,10 +131,10 @@ export async function fuzz(
   const rng = new Rng(seed);
   const report: FuzzReport = { tried: 0, loaded: 0, rejected: 0, byMutation: {}, findings: [] };
   for (let i = 0; i < n; i++) {
-    let input = pick(rng, seeds);
+    let input = rng.pick(seeds);
     const names: string[] = [];
     for (let k = 1 + at(rng, 3); k > 0; k--) {
-      const m = pick(rng, MUTATIONS);
+      const m = rng.pick(MUTATIONS);
       input = m.apply(input, rng, seeds);
       names.push(m.name);
     }

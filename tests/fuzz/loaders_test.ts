@@ -10,7 +10,7 @@ import { parseCommonsenseJson } from "../../src/data/commonsense.ts";
 import { llamaConfigToHf, readHfConfig } from "../../src/model/hf_config.ts";
 import { loadHfTokenizer } from "../../src/model/hf_tokenizer.ts";
 import { parseSafetensors, serializeSafetensors } from "../../src/model/safetensors.ts";
-import { assertEquals } from "../../src/testing/asserts.ts";
+import { assert, assertEquals } from "../../src/testing/asserts.ts";
 import { fuzz, fuzzBudget, type FuzzReport } from "../../src/testing/fuzz.ts";
 import { LLAMA2_CONFIG, llama2StyleJson, llama3StyleJson } from "../../src/testing/hf_tokenizers.ts";
 import { llmAdaptersRecord } from "../../src/testing/llm_adapters.ts";
@@ -26,7 +26,7 @@ function check(loader: string, r: FuzzReport): void {
     `${loader}: ${r.tried} inputs — ${r.loaded} loaded, ${r.rejected} one-line errors, ${r.findings.length} findings`,
   );
   assertEquals(r.findings.length, 0, `${loader}: ${r.findings.length} inputs misbehaved:\n${shown}`);
-  assertEquals(r.loaded + r.rejected, r.tried);
+  assert(r.loaded > 0 && r.rejected > 0, `${loader}: the mutations should both keep and break some inputs`);
 }
 
 Deno.test("fuzz: the safetensors reader loads or rejects every mutated file, within its bytes", async () => {
