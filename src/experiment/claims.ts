@@ -313,6 +313,17 @@ function signed(x: number, digits = 1): string {
 
 /** Markdown of a contrast table. */
 export function contrastMarkdown(table: ContrastRow[], reference: string): string {
+  const { columns, rows } = contrastCells(table, reference);
+  const esc = (s: string) => s.replaceAll("|", "\\|");
+  return [
+    `| ${columns.map(esc).join(" | ")} |`,
+    "| --- | ---: | --- | ---: | ---: | --- |",
+    ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`),
+  ].join("\n");
+}
+
+/** The contrast table as a header and text cells (Markdown and the results explorer render it). */
+export function contrastCells(table: ContrastRow[], reference: string): { columns: string[]; rows: string[][] } {
   const word = (r: ContrastRow) =>
     r.verdict === null
       ? `not tested: ${r.note ?? ""}`
@@ -321,16 +332,17 @@ export function contrastMarkdown(table: ContrastRow[], reference: string): strin
       : r.verdict === "contradicted"
       ? "below"
       : "CI spans 0";
-  const esc = (s: string) => s.replaceAll("|", "\\|");
-  return [
-    `| configuration | Δ vs ${esc(reference)} (points) | 95 % CI | ± | seeds | verdict |`,
-    "| --- | ---: | --- | ---: | ---: | --- |",
-    ...table.map((r) =>
-      r.verdict === null
-        ? `| ${esc(r.label)} | – | – | – | – | ${esc(word(r))} |`
-        : `| ${esc(r.label)} | ${signed(r.delta)} | [${signed(r.lo)}, ${signed(r.hi)}] | ${
-          r.halfWidth.toFixed(1)
-        } | ${r.seeds} | ${word(r)} |`
+  return {
+    columns: ["configuration", `Δ vs ${reference} (points)`, "95 % CI", "±", "seeds", "verdict"],
+    rows: table.map((r) =>
+      r.verdict === null ? [r.label, "–", "–", "–", "–", word(r)] : [
+        r.label,
+        signed(r.delta),
+        `[${signed(r.lo)}, ${signed(r.hi)}]`,
+        r.halfWidth.toFixed(1),
+        `${r.seeds}`,
+        word(r),
+      ]
     ),
-  ].join("\n");
+  };
 }

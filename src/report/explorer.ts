@@ -10,7 +10,8 @@ import { dirname, join, relative } from "node:path";
 import type * as vl from "vega-lite";
 import { claimVerdict, studyCharts, studyTables } from "../experiment/study.ts";
 import { atomicWrite } from "../util/fs.ts";
-import type { StudyReport } from "./report.ts";
+import { studyContrast, type StudyReport } from "./report.ts";
+import { contrastCells } from "../experiment/claims.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -69,6 +70,7 @@ export function interactive(spec: vl.TopLevelSpec): vl.TopLevelSpec {
 function pageStudy(r: StudyReport, out: string): PageStudy {
   const { study, rows, dir } = r;
   const rel = (f: string) => relative(out, join(dir, f)).replaceAll("\\", "/");
+  const contrast = rows.length ? studyContrast(study, rows) : null;
   return {
     name: study.name,
     title: study.title,
@@ -84,7 +86,11 @@ function pageStudy(r: StudyReport, out: string): PageStudy {
         caption: t.caption,
         columns: t.display.columnNames(),
         rows: (t.display.objects() as Record<string, unknown>[]).map((o) => t.display.columnNames().map((c) => o[c])),
-      }))
+      })).concat(
+        contrast
+          ? [{ name: "contrast", caption: contrast.caption, ...contrastCells(contrast.table, contrast.reference) }]
+          : [],
+      )
       : [],
     claims: rows.length && study.papers
       ? study.papers.claims(rows).map((c) => ({

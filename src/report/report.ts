@@ -6,7 +6,7 @@ import { join, relative } from "node:path";
 import type { CellRow } from "../experiment/cell.ts";
 import { CELLS_FILE, readRows, resolveGrid, rowsForGrid } from "../experiment/runner.ts";
 import { claimVerdict, type Study, studyCharts, type StudyOptions, studyTables } from "../experiment/study.ts";
-import { contrastMarkdown, contrastTable } from "../experiment/claims.ts";
+import { contrastMarkdown, type ContrastRow, contrastTable } from "../experiment/claims.ts";
 import type { Protocol } from "../train/evaluate.ts";
 import { atomicWrite, exists, removeStaleTemps } from "../util/fs.ts";
 import { toMarkdown } from "./tables.ts";
@@ -66,17 +66,8 @@ export async function studySection(r: StudyReport, reportDir: string): Promise<s
     const png = relative(reportDir, join(dir, `${c.name}.png`));
     out.push(`![${c.caption}](${png})`, "", `_${c.caption}._`, "");
   }
-  const labels = [...new Set(rows.map((x) => x.label))];
-  if (study.reference && labels.includes(study.reference)) {
-    const protocol = (rows[0].config.eval.protocols[0] ?? "score") as Protocol;
-    out.push(
-      `**Each configuration − ${study.reference}: average accuracy, Δ in points with its paired bootstrap 95 % CI ` +
-        `(seeds, then items; protocol: ${protocol})**`,
-      "",
-      contrastMarkdown(contrastTable(rows, protocol, study.reference, labels), study.reference),
-      "",
-    );
-  }
+  const contrast = studyContrast(study, rows);
+  if (contrast) out.push(`**${contrast.caption}**`, "", contrastMarkdown(contrast.table, contrast.reference), "");
   if (study.papers) {
     if (study.papers.table) out.push("**The papers' reported numbers (theirs, not ours):** " + study.papers.table, "");
     const claims = study.papers.claims(rows);
@@ -94,6 +85,23 @@ export async function studySection(r: StudyReport, reportDir: string): Promise<s
     }
   }
   return out.join("\n");
+}
+
+/** Each configuration − the study's reference with its paired CI, or null when the reference has no rows. */
+export function studyContrast(
+  study: Study,
+  rows: CellRow[],
+): { caption: string; reference: string; table: ContrastRow[] } | null {
+  const labels = [...new Set(rows.map((x) => x.label))];
+  if (!study.reference || !labels.includes(study.reference)) return null;
+  const protocol = (rows[0].config.eval.protocols[0] ?? "score") as Protocol;
+  return {
+    caption:
+      `Each configuration − ${study.reference}: average accuracy, Δ in points with its paired bootstrap 95 % CI ` +
+      `(seeds, then items; protocol: ${protocol})`,
+    reference: study.reference,
+    table: contrastTable(rows, protocol, study.reference, labels),
+  };
 }
 
 /** Load each study's rows (those of its current grid) from `<out>/<study>/cells.jsonl`. */

@@ -129,13 +129,23 @@ Deno.test({
         );
       }
       assert(tip.length > 0, "a tooltip appeared over the point");
-      // a table sorts by a clicked header
-      const sorted = await cdp.eval<boolean>(`(() => {
+      // a table sorts by a clicked header: the column's leading numbers end up in ascending order
+      const sorted = await cdp.eval<{ asc: boolean; values: number[] }>(`(() => {
         const th = document.querySelector("table th:nth-child(2)");
         th.click();
-        return th.classList.contains("asc");
+        const table = th.closest("table");
+        const values = [...table.tBodies[0].rows].map((r) => parseFloat(r.cells[1].textContent.replace("−", "-")))
+          .filter((v) => !Number.isNaN(v));
+        return { asc: th.classList.contains("asc"), values };
       })()`);
-      assert(sorted, "clicking a header sorts the table");
+      assert(sorted.asc && sorted.values.length > 1, "clicking a header sorts the table");
+      assertEquals(sorted.values, [...sorted.values].sort((a, b) => a - b), "the clicked column is in ascending order");
+      // every comparison the page shows against a reference carries its paired 95 % CI
+      const contrast = await cdp.eval<string>(`(() => {
+        const heads = [...document.querySelectorAll("table")].map((t) => t.querySelector("tr")?.textContent ?? "");
+        return heads.find((h) => h.includes("Δ vs LoRA")) ?? "";
+      })()`);
+      assert(contrast.includes("95 % CI"), "compare's contrast table (Δ vs LoRA with its CI) is on the page");
       const errors = cdp.events.filter((e) =>
         e.method === "Runtime.exceptionThrown" ||
         (e.method === "Runtime.consoleAPICalled" && e.params.type === "error") ||
