@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { type Blas, loadBlas } from "./blas_ffi.ts";
 import { POOL } from "./buffer_pool.ts";
+import { installSharedSaves } from "./saved_tensors.ts";
 import { registerFusedKernels } from "./fused_kernels.ts";
 import {
   FAST_BINARY_OPS,
@@ -222,6 +223,7 @@ export function registerBlasBackend(): boolean {
     tf.registerKernel({ kernelName, backendName: BLAS_BACKEND, kernelFunc: fn as tf.KernelFunc });
   }
   registerFusedKernels(BLAS_BACKEND);
+  installSharedSaves(BLAS_BACKEND);
   // Priority below cpu's, so tfjs never picks it on its own: the harness selects backends explicitly.
   tf.registerBackend(BLAS_BACKEND, () => new BlasBackend(), -1);
   registered = true;
