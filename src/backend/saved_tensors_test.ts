@@ -37,7 +37,7 @@ function countKernel<T>(name: string, f: () => T): { result: T; calls: number } 
 }
 
 /** Loss and gradients of one site step (as arrays), the kernels it ran, and the engine's counts after it. */
-async function step(method: MethodName, overrides: Record<string, unknown>, shared: boolean) {
+function step(method: MethodName, overrides: Record<string, unknown>, shared: boolean) {
   const was = setSharedSaves(shared);
   const t = testSite(method, overrides, { dIn: 8, dOut: 6, T: 12, xStd: 2 });
   const vars = [t.site.bank!.A, t.site.bank!.Bt, ...Object.values(t.site.router?.params ?? {})];
@@ -73,8 +73,8 @@ for (const [method, overrides] of METHODS) {
     ignore,
     async fn() {
       await initBackend("blas");
-      const off = await step(method, overrides, false);
-      const on = await step(method, overrides, true);
+      const off = step(method, overrides, false);
+      const on = step(method, overrides, true);
       // tfjs's clone dispatches an Identity kernel per saved tensor; shared saves none. At most one is left: the
       // user-level tf.clone inside Add's gradient function, which is not a save and keeps tfjs's clone.
       assert(off.identities >= 10, `${off.identities} Identity kernels without shared saves`);
