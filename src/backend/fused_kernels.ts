@@ -30,10 +30,16 @@
  *   MoleRenormGrad     dw = m ⊙ (dg − Σ_j g_j dg_j) / D                                         → dw
  *   MoleExpertScale    h[t, e·r + j] = xa[t, e·r + j] · s · g[t, e]  (each expert's r columns)    → h
  *   MoleExpertScaleGrad dxa = dh ⊙ s·g (repeated);  dg[t, e] = s Σ_j dh[t, e·r + j] xa[t, e·r + j] → [dxa, dg]
+ * and one top-k router whole (≈ 20 tfjs ops per site, forward and backward, become two kernels):
+ *   MoleTopKRoute      p = softmax(z); m = TopKMask(p, k); [g, D] = Renorm(p, m); P = mean_t p; f = mean_t m
+ *                                                                                     → [g, p, m, D, P, f]
+ *   MoleTopKRouteGrad  dz = SoftmaxGrad(p, ((dp + dP/T) + RenormGrad(dg)) + 0)          → dz
+ * They call the kernels above (and the backend's Softmax and Mean) in the order the composed ops run, and
+ * add the gradient terms in the order tfjs's tape accumulates them, so both are bit-identical to the composition.
  */
 import * as tf from "@tensorflow/tfjs";
 import { POOL } from "./buffer_pool.ts";
-import type { KernelArgs } from "./fast_kernels.ts";
+import { fastMean, fastSoftmax, type KernelArgs } from "./fast_kernels.ts";
 import { nativeFor } from "./native.ts";
 
 type TensorInfo = tf.TensorInfo;
@@ -58,6 +64,8 @@ export const FUSED = {
   tsallisGrad: "MoleTsallisGrad",
   sumSquares: "MoleSumSquares",
   adamW: "MoleAdamW",
+  topKRoute: "MoleTopKRoute",
+  topKRouteGrad: "MoleTopKRouteGrad",
 } as const;
 
 const vals = (a: KernelArgs, t: TensorInfo) => a.backend.data.get(t.dataId).values as Float32Array;
@@ -492,6 +500,44 @@ function adamW(a: KernelArgs): TensorInfo[] {
   return [out(a, p.shape, m2), out(a, p.shape, v2), out(a, p.shape, p2)];
 }
 
+/** One top-k routing step from router logits z [T, N] (see the header): the composed ops' kernels in their order. */
+function topKRoute(a: KernelArgs): TensorInfo[] {
+  const { z } = a.inputs as { z: TensorInfo };
+  const k = a.attrs!.k as number;
+  const at = (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => ({ ...a, inputs, attrs });
+  const p = fastSoftmax(at({ logits: z }, { dim: -1 }));
+  const m = topKMask(at({ p }, { k }));
+  const [g, den] = renorm(at({ w: p, m }, { guard: false }));
+  const P = fastMean(at({ x: p }, { axis: 0, keepDims: false }));
+  const f = fastMean(at({ x: m }, { axis: 0, keepDims: false }));
+  return [g, p, m, den, P, f];
+}
+
+/**
+ * dz from the gradients of g, p and P. The composed graph accumulates p's gradient as tfjs's tape visits its
+ * consumers in reverse: mean_t p (dP/T, Mean's gradient), then Renorm, then the mask's zero; an external
+ * consumer of p (none in the routers) comes first here.
+ */
+function topKRouteGrad(a: KernelArgs): TensorInfo {
+  const { dg, dp, dP, p, g, m, den } = a.inputs as Record<string, TensorInfo>;
+  const [T, N] = p.shape;
+  const at = (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => ({ ...a, inputs, attrs });
+  const fromRenorm = renormGrad(at({ dg, g, m, den }));
+  const [ext, dMean, dr] = [vals(a, dp), vals(a, dP), vals(a, fromRenorm)];
+  const total = POOL.take(T * N);
+  for (let t = 0, o = 0; t < T; t++, o += N) {
+    for (let i = 0; i < N; i++) {
+      const mean = Math.fround(dMean[i] / T);
+      total[o + i] = Math.fround(Math.fround(Math.fround(ext[o + i] + mean) + dr[o + i]) + 0);
+    }
+  }
+  const dpTotal = out(a, p.shape, total);
+  const dz = softmaxGrad(at({ dp: dpTotal, p }, { scale: 1 }));
+  a.backend.disposeData(fromRenorm.dataId);
+  a.backend.disposeData(dpTotal.dataId);
+  return dz;
+}
+
 const KERNELS: [string, unknown][] = [
   [FUSED.rmsNorm, rmsNorm],
   [FUSED.rmsNormGrad, rmsNormGrad],
@@ -512,6 +558,8 @@ const KERNELS: [string, unknown][] = [
   [FUSED.tsallisGrad, tsallisGrad],
   [FUSED.sumSquares, sumSquares],
   [FUSED.adamW, adamW],
+  [FUSED.topKRoute, topKRoute],
+  [FUSED.topKRouteGrad, topKRouteGrad],
 ];
 
 /** Register the fused kernels for `backend` (idempotent). */

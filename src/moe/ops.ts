@@ -9,6 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { FUSED, hasFusedKernels } from "../backend/fused_kernels.ts";
+import { rowSoftmax } from "../model/fused.ts";
 
 /** Run `f(x)` as a constant of `x`: the result carries no gradient back to `x`. */
 export function nonDiff<T extends tf.Tensor>(x: tf.Tensor, f: (x: tf.Tensor) => T): T {
@@ -110,3 +111,45 @@ export function tokenMean(v: tf.Tensor, mask?: tf.Tensor1D | null, eps = 0): tf.
     return v.mul(m).sum(0).div(mask.sum().add(eps));
   });
 }
+
+/** One top-k routing step: probabilities, selection, renormalised gate, and (with `means`) their token means. */
+export interface TopKRoute {
+  /** [T, N] p = softmax(z). */
+  p: tf.Tensor2D;
+  /** [T, N] 1 for the k largest p of each row (ties to the lower index), else 0; no gradient. */
+  active: tf.Tensor2D;
+  /** [T, N] g = p⊙active / Σ p⊙active. */
+  g: tf.Tensor2D;
+  /** [N] mean_t p and mean_t active, when asked for (the load balance's P and f over every token). */
+  P?: tf.Tensor1D;
+  f?: tf.Tensor1D;
+}
+
+/**
+ * Top-k routing from router logits z [T, N] (methods.md §3.1 steps 1–3). Where the backend has the fused
+ * kernels it is one kernel each way (MoleTopKRoute, bit-identical to the composed ops); elsewhere the ops.
+ */
+export function topKRoute(z: tf.Tensor2D, k: number, means: boolean): TopKRoute {
+  if (!hasFusedKernels()) {
+    const p = rowSoftmax(z);
+    const active = topKMask(p, k);
+    const g = renormalize(p, active, false);
+    if (!means) return { p, active, g };
+    const f = tokenMean(active) as tf.Tensor1D; // the composed order: f, then P
+    return { p, active, g, f, P: tokenMean(p) as tf.Tensor1D };
+  }
+  const [g, p, active, den, P, f] = tf.engine().runKernel(FUSED.topKRoute, { z }, { k }) as tf.Tensor[];
+  den.dispose();
+  if (!means) tf.dispose([P, f]);
+  return means ? { g, p, active, P, f } as TopKRoute : { g, p, active } as TopKRoute;
+}
+
+tf.registerGradient({
+  kernelName: FUSED.topKRoute,
+  outputsToSave: [true, true, true, true, false, false], // g, p, m, D
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+    const [dg, dp, , , dP] = dy as tf.Tensor[];
+    const [g, p, m, den] = saved;
+    return { z: () => tf.engine().runKernel(FUSED.topKRouteGrad, { dg, dp, dP, p, g, m, den }) as tf.Tensor };
+  },
+});

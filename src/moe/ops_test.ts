@@ -2,8 +2,10 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../backend/backend.ts";
 import { loadBlas } from "../backend/blas_ffi.ts";
 import { assertAllClose, assertEquals } from "../testing/asserts.ts";
-import { mat, vec } from "../testing/tensors.ts";
-import { cumulativeDescending, descendingRank, nonDiff, renormalize, tokenMean, topKMask } from "./ops.ts";
+import { setNativeEnabled } from "../backend/native.ts";
+import { rowSoftmax } from "../model/fused.ts";
+import { mat, randn, Rng, vec } from "../testing/tensors.ts";
+import { cumulativeDescending, descendingRank, nonDiff, renormalize, tokenMean, topKMask, topKRoute } from "./ops.ts";
 
 await initBackend("cpu");
 
@@ -80,5 +82,71 @@ Deno.test({
     await initBackend("cpu");
     // gradients are O(1–10): 1e-6 absolute is float32 rounding of the composed chain (its zeros come out ±5e-7)
     for (const [i, w] of want.entries()) assertAllClose(got[i], w, 1e-6, 1e-6, `output ${i}`);
+  },
+});
+
+/** Outputs and logit gradient of top-k routing, fused (topKRoute) or composed from the separate ops, as arrays. */
+function routeOnce(z: tf.Tensor2D, k: number, means: boolean, fused: boolean, rng: Rng): number[][] {
+  const [T, N] = z.shape;
+  const wg = randn(rng, [T, N]); // upstream gradients of g and (with means) of P
+  const wP = randn(rng, [N]);
+  const parts: tf.Tensor[] = [];
+  const route = (x: tf.Tensor2D) => {
+    if (fused) return topKRoute(x, k, means);
+    const p = rowSoftmax(x);
+    const active = topKMask(p, k);
+    const g = renormalize(p, active, false);
+    if (!means) return { p, active, g };
+    const f = tokenMean(active) as tf.Tensor1D;
+    return { p, active, g, f, P: tokenMean(p) as tf.Tensor1D };
+  };
+  const dz = tf.grad((x: tf.Tensor) => {
+    const r = route(x as tf.Tensor2D);
+    parts.push(...[r.p, r.active, r.g, r.P, r.f].filter((t) => t !== undefined).map((t) => tf.keep(t!.clone())));
+    const loss = r.g.mul(wg).sum();
+    return means ? loss.add(r.P!.mul(wP).sum()) : loss;
+  })(z);
+  const out = [...parts, dz].map((t) => Array.from(t.dataSync()));
+  tf.dispose([...parts, dz, wg, wP]);
+  return out;
+}
+
+Deno.test({
+  name: "topKRoute (one fused kernel each way on blas) is bit-identical to the composed ops, native and JS kernels",
+  ignore: loadBlas() === null,
+  async fn() {
+    await initBackend("blas");
+    try {
+      const cases: [string, tf.Tensor2D, number][] = [
+        ["random", randn(new Rng(3), [37, 8], 2) as tf.Tensor2D, 2],
+        ["ties", tf.tidy(() => tf.randomUniform([64, 6], 0, 3, "int32", 5).cast("float32")) as tf.Tensor2D, 2],
+        ["k = N", randn(new Rng(4), [9, 4]) as tf.Tensor2D, 4],
+        ["one token, one expert", tf.tensor2d([[0.3]]), 1],
+        ["large logits", randn(new Rng(6), [16, 8], 40) as tf.Tensor2D, 3],
+      ];
+      for (const native of [true, false]) {
+        setNativeEnabled(native);
+        for (const [what, z, k] of cases) {
+          for (const means of [true, false]) {
+            const fused = routeOnce(z, k, means, true, new Rng(9));
+            const composed = routeOnce(z, k, means, false, new Rng(9));
+            assertEquals(fused.length, composed.length);
+            for (const [i, v] of fused.entries()) {
+              for (let j = 0; j < v.length; j++) {
+                if (!Object.is(v[j], composed[i][j])) {
+                  throw new Error(
+                    `${what}, means ${means}, native ${native}: output ${i}[${j}] fused ${v[j]} ≠ ${composed[i][j]}`,
+                  );
+                }
+              }
+            }
+          }
+        }
+      }
+      tf.dispose(cases.map((c) => c[1]));
+    } finally {
+      setNativeEnabled(true);
+      await initBackend("cpu");
+    }
   },
 });

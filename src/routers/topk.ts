@@ -12,7 +12,7 @@ import { kaimingUniform, param } from "../adapters/init.ts";
 import { loraFields } from "../adapters/lora.ts";
 import { z } from "../config.ts";
 import { rowSoftmax } from "../model/fused.ts";
-import { renormalize, tokenMean, topKMask } from "../moe/ops.ts";
+import { tokenMean, topKRoute } from "../moe/ops.ts";
 import type { Rng } from "../util/rng.ts";
 import { aggregateLoadBalance, LB_AGGREGATES, type LbAggregate } from "./losses.ts";
 import type { SiteMethod } from "./method.ts";
@@ -59,12 +59,12 @@ export function countAux(
 ): SiteAux {
   const mask = lb.maskPadding ? ctx.mask : null;
   const f = tokenMean(active, mask) as tf.Tensor1D;
-  return {
-    layer,
-    nExperts: active.shape[1],
-    f: lb.norm === "tokens" ? f.div(k) as tf.Tensor1D : f,
-    P: tokenMean(probTerm, mask) as tf.Tensor1D,
-  };
+  return meansAux(layer, f, tokenMean(probTerm, mask) as tf.Tensor1D, lb, k);
+}
+
+/** Load-balance terms from the token means of the selection (f) and of p (P); f ÷ k for `tokens`. */
+export function meansAux(layer: number, f: tf.Tensor1D, P: tf.Tensor1D, lb: LbSpec, k: number): SiteAux {
+  return { layer, nExperts: f.shape[0], f: lb.norm === "tokens" ? f.div(k) as tf.Tensor1D : f, P };
 }
 
 /**
@@ -85,6 +85,11 @@ export abstract class GateRouter implements Router {
     return routerProbs(x, this.weight);
   }
 
+  /** The router logits Wg x: [T, N]. */
+  protected logits(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(x, this.weight, false, true) as tf.Tensor2D;
+  }
+
   abstract route(x: tf.Tensor2D, ctx: RouteContext): Routing;
 }
 
@@ -102,10 +107,14 @@ export class TopKRouter extends GateRouter {
   }
 
   route(x: tf.Tensor2D, ctx: RouteContext): Routing {
-    const p = this.probs(x); // [T, N]                          step 1
-    const active = topKMask(p, this.k); // [T, N]                step 2: S = TopK(p, k)
-    const g = renormalize(p, active, false); //                   step 3: renormalise over S
-    const aux = ctx.training && this.lb.coef > 0 ? countAux(this.layer, active, p, this.lb, this.k, ctx) : undefined;
+    const lb = ctx.training && this.lb.coef > 0;
+    const masked = lb && this.lb.maskPadding && ctx.mask !== null; // padding-free means are taken below
+    // steps 1–3: p = softmax(Wg x), S = TopK(p, k), g = p renormalised over S; and the token means of p and S
+    const { p, active, g, P, f } = topKRoute(this.logits(x), this.k, lb && !masked);
+    if (!lb) return { g, p, active };
+    const aux = masked
+      ? countAux(this.layer, active, p, this.lb, this.k, ctx)
+      : meansAux(this.layer, f!, P!, this.lb, this.k);
     return { g, p, active, aux };
   }
 }
