@@ -34,12 +34,17 @@
  *   MoleTopKRoute      p = softmax(z); m = TopKMask(p, k); [g, D] = Renorm(p, m); P = mean_t p; f = mean_t m
  *                                                                                     → [g, p, m, D, P, f]
  *   MoleTopKRouteGrad  dz = SoftmaxGrad(p, ((dp + dP/T) + RenormGrad(dg)) + 0)          → dz
+ * and an AdaMoLE router likewise (τ [T, 1] from the threshold network; P from a, or from p with `adapted` off):
+ *   MoleAdaMoleRoute   p = softmax(z); a = p − τ; m = [a ≥ 0]; [g, D] = Renorm(a, m, guard); P = mean_t a; f = mean_t m
+ *                                                                                     → [g, p, m, D, P, f, a]
+ *   MoleAdaMoleRouteGrad da = ((da_ext + dP/T) + RenormGrad(dg)) + 0;  dz = SoftmaxGrad(p, dp_ext + da) → dz
+ *                      or (`wrt: "tau"`) dτ_t = −Σ_i da_ti                                             → dτ
  * They call the kernels above (and the backend's Softmax and Mean) in the order the composed ops run, and
  * add the gradient terms in the order tfjs's tape accumulates them, so both are bit-identical to the composition.
  */
 import * as tf from "@tensorflow/tfjs";
 import { POOL } from "./buffer_pool.ts";
-import { fastMean, fastSoftmax, type KernelArgs } from "./fast_kernels.ts";
+import { fastBinary, fastMean, fastSoftmax, type KernelArgs } from "./fast_kernels.ts";
 import { nativeFor } from "./native.ts";
 
 type TensorInfo = tf.TensorInfo;
@@ -66,6 +71,8 @@ export const FUSED = {
   adamW: "MoleAdamW",
   topKRoute: "MoleTopKRoute",
   topKRouteGrad: "MoleTopKRouteGrad",
+  adaMoleRoute: "MoleAdaMoleRoute",
+  adaMoleRouteGrad: "MoleAdaMoleRouteGrad",
 } as const;
 
 const vals = (a: KernelArgs, t: TensorInfo) => a.backend.data.get(t.dataId).values as Float32Array;
@@ -538,6 +545,64 @@ function topKRouteGrad(a: KernelArgs): TensorInfo {
   return dz;
 }
 
+const SUB = fastBinary(tf.Sub);
+
+/** One AdaMoLE routing step from logits z [T, N] and thresholds τ [T, 1] (see the header). */
+function adaMoleRoute(a: KernelArgs): TensorInfo[] {
+  const { z, tau } = a.inputs as { z: TensorInfo; tau: TensorInfo };
+  const adapted = Boolean(a.attrs!.adapted);
+  const at = (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => ({ ...a, inputs, attrs });
+  const p = fastSoftmax(at({ logits: z }, { dim: -1 }));
+  const adj = SUB(at({ a: p, b: tau }));
+  const av = vals(a, adj);
+  const sel = POOL.take(av.length);
+  for (let i = 0; i < av.length; i++) sel[i] = av[i] >= 0 ? 1 : 0;
+  const m = out(a, p.shape, sel);
+  const [g, den] = renorm(at({ w: adj, m }, { guard: true }));
+  const P = fastMean(at({ x: adapted ? adj : p }, { axis: 0, keepDims: false }));
+  const f = fastMean(at({ x: m }, { axis: 0, keepDims: false }));
+  return [g, p, m, den, P, f, adj];
+}
+
+/**
+ * The gradient of an AdaMoLE routing step with respect to z (`wrt: "z"`) or τ (`wrt: "tau"`). As in the
+ * composed graph, a's gradient accumulates an external consumer's, mean_t a's (`adapted`), Renorm's and the
+ * mask's zero; p's an external consumer's, mean_t p's (not `adapted`) and the subtraction's; τ's is −Σ_i da.
+ */
+function adaMoleRouteGrad(a: KernelArgs): TensorInfo {
+  const { dg, dp, da, dP, p, g, m, den } = a.inputs as Record<string, TensorInfo>;
+  const { adapted, wrt } = a.attrs as { adapted: boolean; wrt: "z" | "tau" };
+  const [T, N] = p.shape;
+  const at = (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => ({ ...a, inputs, attrs });
+  const fromRenorm = renormGrad(at({ dg, g, m, den }));
+  const [extP, extA, dMean, dr] = [vals(a, dp), vals(a, da), vals(a, dP), vals(a, fromRenorm)];
+  a.backend.disposeData(fromRenorm.dataId);
+  const dAdj = (o: number, i: number) => {
+    const mean = adapted ? Math.fround(dMean[i] / T) : 0;
+    return Math.fround(Math.fround(Math.fround(extA[o + i] + mean) + dr[o + i]) + 0);
+  };
+  if (wrt === "tau") {
+    const dTau = POOL.take(T);
+    for (let t = 0, o = 0; t < T; t++, o += N) {
+      let s = 0;
+      for (let i = 0; i < N; i++) s += dAdj(o, i);
+      dTau[t] = -Math.fround(s);
+    }
+    return out(a, [T, 1], dTau);
+  }
+  const total = POOL.take(T * N);
+  for (let t = 0, o = 0; t < T; t++, o += N) {
+    for (let i = 0; i < N; i++) {
+      const mean = adapted ? 0 : Math.fround(dMean[i] / T);
+      total[o + i] = Math.fround(Math.fround(extP[o + i] + mean) + dAdj(o, i));
+    }
+  }
+  const dpTotal = out(a, p.shape, total);
+  const dz = softmaxGrad(at({ dp: dpTotal, p }, { scale: 1 }));
+  a.backend.disposeData(dpTotal.dataId);
+  return dz;
+}
+
 const KERNELS: [string, unknown][] = [
   [FUSED.rmsNorm, rmsNorm],
   [FUSED.rmsNormGrad, rmsNormGrad],
@@ -560,6 +625,8 @@ const KERNELS: [string, unknown][] = [
   [FUSED.adamW, adamW],
   [FUSED.topKRoute, topKRoute],
   [FUSED.topKRouteGrad, topKRouteGrad],
+  [FUSED.adaMoleRoute, adaMoleRoute],
+  [FUSED.adaMoleRouteGrad, adaMoleRouteGrad],
 ];
 
 /** Register the fused kernels for `backend` (idempotent). */

@@ -153,3 +153,47 @@ tf.registerGradient({
     return { z: () => tf.engine().runKernel(FUSED.topKRouteGrad, { dg, dp, dP, p, g, m, den }) as tf.Tensor };
   },
 });
+
+/** One AdaMoLE routing step: a = p − τ, the selection [a ≥ 0], g from a renormalised, and the token means. */
+export interface AdaMoleRoute extends TopKRoute {
+  /** [T, N] a = p − τ. */
+  a: tf.Tensor2D;
+}
+
+/**
+ * AdaMoLE routing from router logits z [T, N] and thresholds τ [T, 1] (methods.md §5): p = softmax(z),
+ * a = p − τ, sel = [a ≥ 0], g = a·sel / Σ a·sel (÷ 1 where that sum is 0); with `means`, f = mean_t sel and
+ * P = mean_t a (`adapted`) or mean_t p. One kernel each way where the backend has them, bit-identical to the ops.
+ */
+export function adaMoleRoute(z: tf.Tensor2D, tau: tf.Tensor2D, adapted: boolean, means: boolean): AdaMoleRoute {
+  if (!hasFusedKernels()) {
+    const p = rowSoftmax(z);
+    const a = p.sub(tau) as tf.Tensor2D;
+    const active = nonDiff(a, (v) => tf.greaterEqual(v, 0).cast("float32")) as tf.Tensor2D;
+    const g = renormalize(a, active, true);
+    if (!means) return { p, a, active, g };
+    const f = tokenMean(active) as tf.Tensor1D; // the composed order: f, then P
+    return { p, a, active, g, f, P: tokenMean(adapted ? a : p) as tf.Tensor1D };
+  }
+  const [g, p, active, den, P, f, a] = tf.engine().runKernel(FUSED.adaMoleRoute, { z, tau }, {
+    adapted,
+  }) as tf.Tensor[];
+  den.dispose();
+  if (!means) tf.dispose([P, f]);
+  return (means ? { g, p, active, a, P, f } : { g, p, active, a }) as AdaMoleRoute;
+}
+
+tf.registerGradient({
+  kernelName: FUSED.adaMoleRoute,
+  outputsToSave: [true, true, true, true, false, false, false], // g, p, m, D
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs?: tf.NamedAttrMap) => {
+    const [dg, dp, , , dP, , da] = dy as tf.Tensor[];
+    const [g, p, m, den] = saved;
+    const grad = (wrt: "z" | "tau") => () =>
+      tf.engine().runKernel(FUSED.adaMoleRouteGrad, { dg, dp, da, dP, p, g, m, den }, {
+        adapted: attrs!.adapted,
+        wrt,
+      }) as tf.Tensor;
+    return { z: grad("z"), tau: grad("tau") };
+  },
+});

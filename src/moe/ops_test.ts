@@ -5,7 +5,16 @@ import { assertAllClose, assertEquals } from "../testing/asserts.ts";
 import { setNativeEnabled } from "../backend/native.ts";
 import { rowSoftmax } from "../model/fused.ts";
 import { mat, randn, Rng, vec } from "../testing/tensors.ts";
-import { cumulativeDescending, descendingRank, nonDiff, renormalize, tokenMean, topKMask, topKRoute } from "./ops.ts";
+import {
+  adaMoleRoute,
+  cumulativeDescending,
+  descendingRank,
+  nonDiff,
+  renormalize,
+  tokenMean,
+  topKMask,
+  topKRoute,
+} from "./ops.ts";
 
 await initBackend("cpu");
 
@@ -144,6 +153,82 @@ Deno.test({
         }
       }
       tf.dispose(cases.map((c) => c[1]));
+    } finally {
+      setNativeEnabled(true);
+      await initBackend("cpu");
+    }
+  },
+});
+
+/** Every output and the gradients of z and τ of an AdaMoLE routing step, fused or composed, as arrays. */
+function adaMoleOnce(z: tf.Tensor2D, tau: tf.Tensor2D, adapted: boolean, means: boolean, fused: boolean): number[][] {
+  const rng = new Rng(9);
+  const [T, N] = z.shape;
+  const [wg, wP, wa] = [randn(rng, [T, N]), randn(rng, [N]), randn(rng, [T, N])]; // upstream gradients
+  const parts: tf.Tensor[] = [];
+  const route = (x: tf.Tensor2D, t: tf.Tensor2D) => {
+    if (fused) return adaMoleRoute(x, t, adapted, means);
+    const p = rowSoftmax(x);
+    const a = p.sub(t) as tf.Tensor2D;
+    const active = nonDiff(a, (v) => tf.greaterEqual(v, 0).cast("float32")) as tf.Tensor2D;
+    const g = renormalize(a, active, true);
+    if (!means) return { p, a, active, g };
+    const f = tokenMean(active) as tf.Tensor1D;
+    return { p, a, active, g, f, P: tokenMean(adapted ? a : p) as tf.Tensor1D };
+  };
+  const grads = tf.grads((x: tf.Tensor, t: tf.Tensor) => {
+    const r = route(x as tf.Tensor2D, t as tf.Tensor2D);
+    parts.push(...[r.p, r.a, r.active, r.g, r.P, r.f].filter((v) => v !== undefined).map((v) => tf.keep(v!.clone())));
+    let loss = r.g.mul(wg).sum();
+    if (means) loss = loss.add(r.P!.mul(wP).sum());
+    return loss.add(r.a.mul(wa).sum()); // a consumer of a after the routing (a padding-masked mean, say)
+  })([z, tau]);
+  const out = [...parts, ...grads].map((t) => Array.from(t.dataSync()));
+  tf.dispose([...parts, ...grads, wg, wP, wa]);
+  return out;
+}
+
+Deno.test({
+  name: "adaMoleRoute (one fused kernel each way on blas) is bit-identical to the composed ops, native and JS kernels",
+  ignore: loadBlas() === null,
+  async fn() {
+    await initBackend("blas");
+    try {
+      const cases: [string, tf.Tensor2D, tf.Tensor2D][] = [
+        ["learned τ", randn(new Rng(3), [37, 8], 2) as tf.Tensor2D, tf.fill([37, 1], 0.125) as tf.Tensor2D],
+        ["τ at the probabilities", tf.zeros([6, 4]) as tf.Tensor2D, tf.fill([6, 1], 0.25) as tf.Tensor2D],
+        ["nothing passes", randn(new Rng(4), [9, 4]) as tf.Tensor2D, tf.fill([9, 1], 1) as tf.Tensor2D],
+        ["τ = 0", randn(new Rng(5), [5, 8], 30) as tf.Tensor2D, tf.zeros([5, 1]) as tf.Tensor2D],
+        [
+          "random τ",
+          randn(new Rng(6), [16, 8]) as tf.Tensor2D,
+          tf.randomUniform([16, 1], 0, 0.2, "float32", 2) as tf.Tensor2D,
+        ],
+      ];
+      for (const native of [true, false]) {
+        setNativeEnabled(native);
+        for (const [what, z, tau] of cases) {
+          for (const adapted of [true, false]) {
+            for (const means of [true, false]) {
+              const fused = adaMoleOnce(z, tau, adapted, means, true);
+              const composed = adaMoleOnce(z, tau, adapted, means, false);
+              assertEquals(fused.length, composed.length);
+              for (const [i, v] of fused.entries()) {
+                for (let j = 0; j < v.length; j++) {
+                  if (!Object.is(v[j], composed[i][j])) {
+                    throw new Error(
+                      `${what}, adapted ${adapted}, means ${means}, native ${native}: output ${i}[${j}] fused ${
+                        v[j]
+                      } ≠ ${composed[i][j]}`,
+                    );
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      tf.dispose(cases.flatMap((c) => [c[1], c[2]]));
     } finally {
       setNativeEnabled(true);
       await initBackend("cpu");

@@ -12,7 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import { kaimingUniform, linearBiasUniform, param } from "../adapters/init.ts";
 import { loraFields } from "../adapters/lora.ts";
 import { z } from "../config.ts";
-import { nonDiff, renormalize, tokenMean } from "../moe/ops.ts";
+import { adaMoleRoute, tokenMean } from "../moe/ops.ts";
 import type { Rng } from "../util/rng.ts";
 import type { SiteMethod } from "./method.ts";
 import { GateRouter, loadBalanceLoss } from "./topk.ts";
@@ -56,19 +56,20 @@ export class AdaMoleRouter extends GateRouter {
 
   route(x: tf.Tensor2D, ctx: RouteContext): Routing {
     const T = x.shape[0];
-    const p = this.probs(x); // [T, N]
+    const z = this.logits(x); // Wg x, [T, N]
     const tau = this.thresholdNet ? this.thresholdNet.tau(x) : tf.fill([T, 1], this.maxThreshold) as tf.Tensor2D;
-    const a = p.sub(tau) as tf.Tensor2D; // a = p − τ
-    const active = nonDiff(a, (v) => tf.greaterEqual(v, 0).cast("float32")) as tf.Tensor2D; // sel = [a ≥ 0]
-    const g = renormalize(a, active, true); // g = a·sel / Σ a·sel (÷1 if 0)
+    const lb = ctx.training && this.lb.coef > 0;
+    const adapted = this.lb.prob === "adapted";
+    const mask = lb && this.lb.maskPadding ? ctx.mask : null; // padding-free means are taken below
+    // p = softmax(Wg x); a = p − τ; sel = [a ≥ 0]; g = a·sel / Σ a·sel (÷1 if 0); and the token means
+    const { p, a, active, g, P, f } = adaMoleRoute(z, tau, adapted, lb && !mask);
     const routing: Routing = { g, p, active, threshold: tau.reshape([T]) as tf.Tensor1D };
-    if (ctx.training && this.lb.coef > 0) {
-      const mask = this.lb.maskPadding ? ctx.mask : null;
+    if (lb) {
       routing.aux = {
         layer: this.layer,
         nExperts: this.nExperts,
-        f: tokenMean(active, mask) as tf.Tensor1D, // count_i / T
-        P: tokenMean(this.lb.prob === "adapted" ? a : p, mask) as tf.Tensor1D,
+        f: mask ? tokenMean(active, mask) as tf.Tensor1D : f!, // count_i / T
+        P: mask ? tokenMean(adapted ? a : p, mask) as tf.Tensor1D : P!,
       };
     }
     return routing;
