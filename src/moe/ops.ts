@@ -112,6 +112,18 @@ export function tokenMean(v: tf.Tensor, mask?: tf.Tensor1D | null, eps = 0): tf.
   });
 }
 
+let fusedRouting = true;
+
+/** Route with the fused kernels where the backend has them (the default), or with the composed ops; returns the
+ * previous setting. Both give the same bits: tests and benches compare them. */
+export function setFusedRouting(on: boolean): boolean {
+  const was = fusedRouting;
+  fusedRouting = on;
+  return was;
+}
+
+const useFusedRouting = () => fusedRouting && hasFusedKernels();
+
 /** One top-k routing step: probabilities, selection, renormalised gate, and (with `means`) their token means. */
 export interface TopKRoute {
   /** [T, N] p = softmax(z). */
@@ -130,7 +142,7 @@ export interface TopKRoute {
  * kernels it is one kernel each way (MoleTopKRoute, bit-identical to the composed ops); elsewhere the ops.
  */
 export function topKRoute(z: tf.Tensor2D, k: number, means: boolean): TopKRoute {
-  if (!hasFusedKernels()) {
+  if (!useFusedRouting()) {
     const p = rowSoftmax(z);
     const active = topKMask(p, k);
     const g = renormalize(p, active, false);
@@ -166,7 +178,7 @@ export interface AdaMoleRoute extends TopKRoute {
  * P = mean_t a (`adapted`) or mean_t p. One kernel each way where the backend has them, bit-identical to the ops.
  */
 export function adaMoleRoute(z: tf.Tensor2D, tau: tf.Tensor2D, adapted: boolean, means: boolean): AdaMoleRoute {
-  if (!hasFusedKernels()) {
+  if (!useFusedRouting()) {
     const p = rowSoftmax(z);
     const a = p.sub(tau) as tf.Tensor2D;
     const active = nonDiff(a, (v) => tf.greaterEqual(v, 0).cast("float32")) as tf.Tensor2D;
