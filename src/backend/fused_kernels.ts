@@ -39,6 +39,10 @@
  *                                                                                     → [g, p, m, D, P, f, a]
  *   MoleAdaMoleRouteGrad da = ((da_ext + dP/T) + RenormGrad(dg)) + 0;  dz = SoftmaxGrad(p, dp_ext + da) → dz
  *                      or (`wrt: "tau"`) dτ_t = −Σ_i da_ti                                             → dτ
+ * and a DynMoLE router (Tsallis entropy; with a token mask m [T] the means are Σ_t m_t v_t / (Σ m + 1e-8)):
+ *   MoleDynMoleRoute(Masked) p = softmax(z); H̃ = Tsallis(p); keep = DynamicMask(p, H̃); g = p⊙keep;
+ *                      f = mean_t g; P = mean_t p; H̄ = mean_t H̃                       → [g, p, keep, H̃, f, P, H̄]
+ *   MoleDynMoleRouteGrad dp = (((dp_ext + dP_t) + (dg_ext + df_t)⊙keep) + 0) + TsallisGrad(dH̃_ext + dH̄/T) → dz
  * They call the kernels above (and the backend's Softmax and Mean) in the order the composed ops run, and
  * add the gradient terms in the order tfjs's tape accumulates them, so both are bit-identical to the composition.
  */
@@ -73,6 +77,9 @@ export const FUSED = {
   topKRouteGrad: "MoleTopKRouteGrad",
   adaMoleRoute: "MoleAdaMoleRoute",
   adaMoleRouteGrad: "MoleAdaMoleRouteGrad",
+  dynMoleRoute: "MoleDynMoleRoute",
+  dynMoleRouteMasked: "MoleDynMoleRouteMasked",
+  dynMoleRouteGrad: "MoleDynMoleRouteGrad",
 } as const;
 
 const vals = (a: KernelArgs, t: TensorInfo) => a.backend.data.get(t.dataId).values as Float32Array;
@@ -603,6 +610,84 @@ function adaMoleRouteGrad(a: KernelArgs): TensorInfo {
   return dz;
 }
 
+const MUL = fastBinary(tf.Multiply);
+const EPS_MASKED_MEAN = Math.fround(1e-8); // tokenMean's ε for DynMoLE's masked means, as a float32 tensor holds it
+
+/** Σ_t m_t x_ti / (Σ_t m_t + ε) per column of x [T, N] (tokenMean with a mask), or Σ_t x_ti / T without one. */
+function columnMeans(x: Float32Array, T: number, N: number, m: Float32Array | null): Float32Array {
+  const sums = new Float32Array(N); // summed over t in float32, as the Sum kernel does
+  for (let t = 0, o = 0; t < T; t++, o += N) {
+    for (let i = 0; i < N; i++) sums[i] += m ? Math.fround(x[o + i] * m[t]) : x[o + i];
+  }
+  const den = m ? maskedDenominator(m) : T;
+  for (let i = 0; i < N; i++) sums[i] /= den;
+  return sums;
+}
+
+/** Σ_t m_t (in double, stored as float32) + ε, rounded to float32: tokenMean's denominator. */
+function maskedDenominator(m: Float32Array): number {
+  let s = 0;
+  for (let t = 0; t < m.length; t++) s += m[t];
+  return Math.fround(Math.fround(s) + EPS_MASKED_MEAN);
+}
+
+/** One DynMoLE routing step from logits z [T, N] and an optional token mask [T] (see the header). */
+function dynMoleRoute(a: KernelArgs): TensorInfo[] {
+  const { z, mask } = a.inputs as { z: TensorInfo; mask?: TensorInfo };
+  const { q, eps, smax, topP, keepTopK, threshold } = a.attrs as Record<string, number>;
+  const [T, N] = z.shape;
+  const at = (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => ({ ...a, inputs, attrs });
+  const p = fastSoftmax(at({ logits: z }, { dim: -1 }));
+  const h = tsallis(at({ p }, { q, eps, smax }));
+  const keep = dynamicMask(at(threshold < 1 ? { p, entropy: h } : { p }, { topP, keepTopK, threshold }));
+  const g = MUL(at({ a: p, b: keep }));
+  const m = mask ? vals(a, mask) : null;
+  const f = columnMeans(vals(a, g), T, N, m);
+  const P = columnMeans(vals(a, p), T, N, m);
+  const hv = vals(a, h);
+  let hs = 0;
+  for (let t = 0; t < T; t++) hs += hv[t];
+  const hMean = Float32Array.of(Math.fround(hs) / T);
+  return [g, p, keep, h, out(a, [N], f), out(a, [N], P), out(a, [], hMean)];
+}
+
+/**
+ * dz of a DynMoLE routing step. p's gradient accumulates as the tape visits its consumers in reverse: an external
+ * one, mean_t p, g = p⊙keep (g's own: the experts', then mean_t g), the mask's zero, then the entropy's
+ * (H̃'s own gradient, then mean_t H̃'s).
+ */
+function dynMoleRouteGrad(a: KernelArgs): TensorInfo {
+  const { dg, dp, dh, df, dP, dhMean, p, keep, mask } = a.inputs as Record<string, TensorInfo>;
+  const { q, eps, smax } = a.attrs as Record<string, number>;
+  const [T, N] = p.shape;
+  const at = (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => ({ ...a, inputs, attrs });
+  const m = mask ? vals(a, mask) : null;
+  const den = m ? maskedDenominator(m) : T;
+  const [dgv, dpv, dfv, dPv, kv] = [vals(a, dg), vals(a, dp), vals(a, df), vals(a, dP), vals(a, keep)];
+  const perToken = (d: number, t: number) => m ? Math.fround(Math.fround(d / den) * m[t]) : Math.fround(d / den);
+  const acc = POOL.take(T * N);
+  for (let t = 0, o = 0; t < T; t++, o += N) {
+    for (let i = 0; i < N; i++) {
+      const dgTotal = Math.fround(dgv[o + i] + perToken(dfv[i], t));
+      const viaG = Math.fround(dgTotal * kv[o + i]);
+      acc[o + i] = Math.fround(Math.fround(Math.fround(dpv[o + i] + perToken(dPv[i], t)) + viaG) + 0);
+    }
+  }
+  const [dhv, dhm] = [vals(a, dh), vals(a, dhMean)[0]];
+  const dhTotal = new Float32Array(T);
+  for (let t = 0; t < T; t++) dhTotal[t] = Math.fround(dhv[t] + Math.fround(dhm / T));
+  const dhInfo = out(a, [T], dhTotal);
+  const fromEntropy = tsallisGrad(at({ dh: dhInfo, p }, { q, eps, smax }));
+  const ev = vals(a, fromEntropy);
+  for (let i = 0; i < acc.length; i++) acc[i] = Math.fround(acc[i] + ev[i]);
+  a.backend.disposeData(dhInfo.dataId);
+  a.backend.disposeData(fromEntropy.dataId);
+  const dpTotal = out(a, p.shape, acc);
+  const dz = softmaxGrad(at({ dp: dpTotal, p }, { scale: 1 }));
+  a.backend.disposeData(dpTotal.dataId);
+  return dz;
+}
+
 const KERNELS: [string, unknown][] = [
   [FUSED.rmsNorm, rmsNorm],
   [FUSED.rmsNormGrad, rmsNormGrad],
@@ -627,6 +712,9 @@ const KERNELS: [string, unknown][] = [
   [FUSED.topKRouteGrad, topKRouteGrad],
   [FUSED.adaMoleRoute, adaMoleRoute],
   [FUSED.adaMoleRouteGrad, adaMoleRouteGrad],
+  [FUSED.dynMoleRoute, dynMoleRoute],
+  [FUSED.dynMoleRouteMasked, dynMoleRoute],
+  [FUSED.dynMoleRouteGrad, dynMoleRouteGrad],
 ];
 
 /** Register the fused kernels for `backend` (idempotent). */

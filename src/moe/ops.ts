@@ -122,7 +122,8 @@ export function setFusedRouting(on: boolean): boolean {
   return was;
 }
 
-const useFusedRouting = () => fusedRouting && hasFusedKernels();
+/** Whether routing runs as fused kernels now: switched on and the backend has them. */
+export const useFusedRouting = () => fusedRouting && hasFusedKernels();
 
 /** One top-k routing step: probabilities, selection, renormalised gate, and (with `means`) their token means. */
 export interface TopKRoute {

@@ -14,9 +14,10 @@ import * as tf from "@tensorflow/tfjs";
 import { loraFields } from "../adapters/lora.ts";
 import { FUSED, hasFusedKernels } from "../backend/fused_kernels.ts";
 import { z } from "../config.ts";
-import { cumulativeDescending, descendingRank, nonDiff, tokenMean } from "../moe/ops.ts";
+import { cumulativeDescending, descendingRank, nonDiff, tokenMean, useFusedRouting } from "../moe/ops.ts";
+import { rowSoftmax } from "../model/fused.ts";
 import type { Rng } from "../util/rng.ts";
-import { aggregateLoadBalance, meanEntropy, normalizedRenyi, normalizedTsallis } from "./losses.ts";
+import { aggregateLoadBalance, maxTsallis, meanEntropy, normalizedRenyi, normalizedTsallis } from "./losses.ts";
 import type { SiteMethod } from "./method.ts";
 import { GateRouter } from "./topk.ts";
 import type { AuxLoss, RouteContext, Routing } from "./types.ts";
@@ -89,23 +90,85 @@ export class DynMoleRouter extends GateRouter {
   }
 
   route(x: tf.Tensor2D, ctx: RouteContext): Routing {
-    const p = this.probs(x); // [T, N]
-    const entropy = routerEntropy(p, this.rule); // [T], differentiable
-    const active = dynamicMask(p, this.rule, entropy);
-    const g = p.mul(active) as tf.Tensor2D; // raw probabilities of kept experts
-    const routing: Routing = { g, p, active, entropy };
-    if (ctx.training && this.withAux) {
-      const mask = this.lbMaskPadding ? ctx.mask : null;
-      routing.aux = {
-        layer: this.layer,
-        nExperts: this.nExperts,
-        f: tokenMean(g, mask, 1e-8) as tf.Tensor1D, // mean masked probabilities, Σ mask·g / (Σ mask + 1e-8)
-        P: tokenMean(p, mask, 1e-8) as tf.Tensor1D,
-        entropy: entropy.mean() as tf.Scalar, // over all rows, padding included
-      };
+    const aux = ctx.training && this.withAux;
+    const mask = aux && this.lbMaskPadding ? ctx.mask : null;
+    // p = softmax(Wg x); H̃ per token; the hybrid keep mask; g = p ⊙ keep (raw, not renormalised); the aux means
+    const r = dynMoleRoute(this.logits(x), this.rule, mask, aux);
+    const routing: Routing = { g: r.g, p: r.p, active: r.active, entropy: r.entropy };
+    if (aux) {
+      // f: mean masked probabilities, Σ mask·g / (Σ mask + 1e-8); the entropy over all rows, padding included
+      routing.aux = { layer: this.layer, nExperts: this.nExperts, f: r.f!, P: r.P!, entropy: r.meanEntropy! };
     }
     return routing;
   }
+}
+
+/** One DynMoLE routing step; with `means`, the load balance's f and P and the mean entropy over tokens. */
+export interface DynMoleRoute {
+  p: tf.Tensor2D;
+  /** [T] H̃, differentiable. */
+  entropy: tf.Tensor1D;
+  active: tf.Tensor2D;
+  g: tf.Tensor2D;
+  f?: tf.Tensor1D;
+  P?: tf.Tensor1D;
+  meanEntropy?: tf.Scalar;
+}
+
+/**
+ * DynMoLE routing from router logits z [T, N] (methods.md §6); `mask` [T] (or null) weights f and P. With the
+ * Tsallis entropy on a backend with the fused kernels it is one kernel each way, bit-identical to the ops.
+ */
+export function dynMoleRoute(
+  z: tf.Tensor2D,
+  rule: DynMoleRule,
+  mask: tf.Tensor1D | null,
+  means: boolean,
+): DynMoleRoute {
+  if (rule.entropyType !== "tsallis" || !useFusedRouting()) {
+    const p = rowSoftmax(z);
+    const entropy = routerEntropy(p, rule); // [T], differentiable
+    const active = dynamicMask(p, rule, entropy);
+    const g = p.mul(active) as tf.Tensor2D;
+    if (!means) return { p, entropy, active, g };
+    const f = tokenMean(g, mask, 1e-8) as tf.Tensor1D; // the composed order: f, P, then the entropy's mean
+    const P = tokenMean(p, mask, 1e-8) as tf.Tensor1D;
+    return { p, entropy, active, g, f, P, meanEntropy: entropy.mean() as tf.Scalar };
+  }
+  const inputs: tf.NamedTensorMap = mask ? { z, mask } : { z };
+  const outs = tf.engine().runKernel(
+    mask ? FUSED.dynMoleRouteMasked : FUSED.dynMoleRoute,
+    inputs,
+    dynMoleAttrs(rule, z.shape[1]),
+  ) as tf.Tensor[];
+  const [g, p, active, entropy, f, P, meanEntropy] = outs;
+  if (!means) tf.dispose([f, P, meanEntropy]);
+  return (means ? { g, p, active, entropy, f, P, meanEntropy } : { g, p, active, entropy }) as DynMoleRoute;
+}
+
+/** The fused kernels' attributes: the entropy (ε, q, S_q^max) and the hybrid rule. */
+function dynMoleAttrs(rule: DynMoleRule, n: number): tf.NamedAttrMap {
+  const { q, entropyEps: eps, topP, keepTopK, entropyThreshold: threshold } = rule;
+  return { q, eps, smax: maxTsallis(n, q), topP, keepTopK, threshold };
+}
+
+for (const [kernelName, masked] of [[FUSED.dynMoleRoute, false], [FUSED.dynMoleRouteMasked, true]] as const) {
+  tf.registerGradient({
+    kernelName,
+    inputsToSave: masked ? ["mask"] : [],
+    outputsToSave: [false, true, true, false, false, false, false], // p, keep
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs?: tf.NamedAttrMap) => {
+      const [dg, dp, , dh, df, dP, dhMean] = dy as tf.Tensor[];
+      const mask = masked ? saved[0] : null; // saved: the inputs to save, then the outputs
+      const [p, keep] = saved.slice(masked ? 1 : 0);
+      const inputs: tf.NamedTensorMap = { dg, dp, dh, df, dP, dhMean, p, keep };
+      if (mask) inputs.mask = mask;
+      const z = () => tf.engine().runKernel(FUSED.dynMoleRouteGrad, inputs, attrs) as tf.Tensor;
+      const grads: Record<string, () => tf.Tensor> = { z };
+      if (mask) grads.mask = () => tf.zerosLike(mask); // a weight, not a variable: no gradient
+      return grads;
+    },
+  });
 }
 
 export const DynMoleSchema = z.strictObject({

@@ -5,8 +5,17 @@ import { ConfigError } from "../errors.ts";
 import { assert, assertAllClose, assertAlmostEquals, assertEquals, assertThrows } from "../testing/asserts.ts";
 import { colMean, refDynMole, refNormalizedTsallis, refTopK } from "../testing/moe_reference.ts";
 import { route, testSite } from "../testing/sites.ts";
-import { mat, vec } from "../testing/tensors.ts";
-import { dynamicMask, type DynMoleConfig, dynmoleMethod, type DynMoleRule, topPCanExceedFloor } from "./dynmole.ts";
+import { setNativeEnabled } from "../backend/native.ts";
+import { setFusedRouting } from "../moe/ops.ts";
+import { mat, randn, Rng, vec } from "../testing/tensors.ts";
+import {
+  dynamicMask,
+  type DynMoleConfig,
+  dynmoleMethod,
+  dynMoleRoute,
+  type DynMoleRule,
+  topPCanExceedFloor,
+} from "./dynmole.ts";
 import { methodConfig } from "./registry.ts";
 
 await initBackend("cpu");
@@ -165,5 +174,74 @@ Deno.test({
     }
     await initBackend("cpu");
     assertEquals(masks.slice(3), masks.slice(0, 3));
+  },
+});
+
+/** Every output and dz of a DynMoLE routing step, fused (one kernel each way) or composed, as arrays. */
+function dynMoleOnce(z: tf.Tensor2D, rule: DynMoleRule, mask: tf.Tensor1D | null, means: boolean, fused: boolean) {
+  const was = setFusedRouting(fused);
+  const rng = new Rng(9);
+  const [T, N] = z.shape;
+  const [wg, wf, wP, wh] = [randn(rng, [T, N]), randn(rng, [N]), randn(rng, [N]), randn(rng, [T])];
+  const parts: tf.Tensor[] = [];
+  try {
+    const dz = tf.grad((x: tf.Tensor) => {
+      const r = dynMoleRoute(x as tf.Tensor2D, rule, mask, means);
+      const outs = [r.g, r.p, r.active, r.entropy, r.f, r.P, r.meanEntropy].filter((t) => t !== undefined);
+      parts.push(...outs.map((t) => tf.keep(t!.clone())));
+      let loss = r.g.mul(wg).sum(); // the experts' use of g comes after the routing
+      if (means) loss = loss.add(r.f!.mul(wf).sum()).add(r.P!.mul(wP).sum()).add(r.meanEntropy!.mul(0.01));
+      return loss.add(r.entropy.mul(wh).sum().mul(means ? 0 : 1)); // H̃'s own gradient (zero with the aux)
+    })(z);
+    const out = [...parts, dz].map((t) => Array.from(t.dataSync()));
+    tf.dispose([...parts, dz, wg, wf, wP, wh]);
+    return out;
+  } finally {
+    setFusedRouting(was);
+  }
+}
+
+Deno.test({
+  name: "dynMoleRoute (one fused kernel each way on blas) is bit-identical to the composed ops, native and JS kernels",
+  ignore: loadBlas() === null,
+  async fn() {
+    await initBackend("blas");
+    try {
+      const z = randn(new Rng(3), [29, 6], 2) as tf.Tensor2D;
+      const flat = tf.zeros([7, 4]) as tf.Tensor2D; // uniform rows: H̃ = 1, ties everywhere
+      const mask = tf.tensor1d(Array.from({ length: 29 }, (_, t) => (t % 5 === 4 ? 0 : 1)));
+      const rules: DynMoleRule[] = [
+        { ...RULE, keepTopK: 2, entropyThreshold: 0.9 },
+        { ...RULE, q: 1, keepTopK: 1, entropyThreshold: 1 },
+        { ...RULE, q: 2, keepTopK: 2, topP: 0.5, entropyThreshold: 0.5 },
+      ];
+      for (const native of [true, false]) {
+        setNativeEnabled(native);
+        for (const [i, rule] of rules.entries()) {
+          for (const [what, zz, m] of [["masked", z, mask], ["unmasked", z, null], ["uniform", flat, null]] as const) {
+            for (const means of [true, false]) {
+              const fused = dynMoleOnce(zz, rule, m, means, true);
+              const composed = dynMoleOnce(zz, rule, m, means, false);
+              assertEquals(fused.length, composed.length);
+              for (const [k, v] of fused.entries()) {
+                for (let j = 0; j < v.length; j++) {
+                  if (!Object.is(v[j], composed[k][j])) {
+                    throw new Error(
+                      `rule ${i}, ${what}, means ${means}, native ${native}: output ${k}[${j}] fused ${v[j]} ≠ ${
+                        composed[k][j]
+                      }`,
+                    );
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      tf.dispose([z, flat, mask]);
+    } finally {
+      setNativeEnabled(true);
+      await initBackend("cpu");
+    }
   },
 });
