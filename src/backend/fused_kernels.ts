@@ -22,6 +22,7 @@
  *   MoleSumSquares     Σ over every input tensor of Σ x²                               → scalar
  *   MoleAdamW          g' = s·g;  m ← β1 m + (1−β1) g';  v ← β2 v + (1−β2) g'²;
  *                      p ← p(1 − lr·λ) − lr·(m/c1)/(√(v/c2) + ε)                          → [m, v, p]
+ *   MoleAdamWAll       MoleAdamW over every parameter at once (inputs p0, g0, m0, v0, p1, …)  → [m0, v0, p0, m1, …]
  * and the routers' small [T, N] pieces, each a chain of tfjs ops per site:
  *   MoleDynamicMask    DynMoLE's keep mask from p [T, N] and H̃ [T] (src/routers/dynmole.ts), with the same
  *                      float32 rounding as the composed rank / cumulative-sum ops, so decisions agree exactly
@@ -73,6 +74,7 @@ export const FUSED = {
   tsallisGrad: "MoleTsallisGrad",
   sumSquares: "MoleSumSquares",
   adamW: "MoleAdamW",
+  adamWAll: "MoleAdamWAll",
   topKRoute: "MoleTopKRoute",
   topKRouteGrad: "MoleTopKRouteGrad",
   adaMoleRoute: "MoleAdaMoleRoute",
@@ -688,6 +690,17 @@ function dynMoleRouteGrad(a: KernelArgs): TensorInfo {
   return dz;
 }
 
+/** AdamW for parameters 0 … count−1 in one kernel call (one engine dispatch per step instead of one per tensor). */
+function adamWAll(a: KernelArgs): TensorInfo[] {
+  const count = a.attrs!.count as number;
+  const outs: TensorInfo[] = [];
+  for (let i = 0; i < count; i++) {
+    const { [`p${i}`]: p, [`g${i}`]: g, [`m${i}`]: m, [`v${i}`]: v } = a.inputs as Record<string, TensorInfo>;
+    outs.push(...adamW({ ...a, inputs: { p, g, m, v } }));
+  }
+  return outs;
+}
+
 const KERNELS: [string, unknown][] = [
   [FUSED.rmsNorm, rmsNorm],
   [FUSED.rmsNormGrad, rmsNormGrad],
@@ -708,6 +721,7 @@ const KERNELS: [string, unknown][] = [
   [FUSED.tsallisGrad, tsallisGrad],
   [FUSED.sumSquares, sumSquares],
   [FUSED.adamW, adamW],
+  [FUSED.adamWAll, adamWAll],
   [FUSED.topKRoute, topKRoute],
   [FUSED.topKRouteGrad, topKRouteGrad],
   [FUSED.adaMoleRoute, adaMoleRoute],

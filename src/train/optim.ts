@@ -32,23 +32,32 @@ export class AdamW {
 
   /**
    * One update with gradients keyed by parameter name, each scaled by `gradScale` first (gradient clipping's
-   * factor); grads are not disposed. One fused kernel per parameter where the backend has it (blas).
+   * factor); grads are not disposed. One fused kernel for all parameters where the backend has it (blas).
    */
   update(grads: Map<string, tf.Tensor>, lr: number, gradScale = 1): void {
     this.step++;
     const { beta1, beta2, eps, weightDecay } = this.opts;
     const c1 = 1 - beta1 ** this.step;
     const c2 = 1 - beta2 ** this.step;
-    const fused = hasFusedKernels();
-    for (const [name, p] of this.params) {
-      const raw = grads.get(name);
-      if (!raw) continue; // a parameter the loss did not reach (e.g. a gate that never opened)
-      const [m, v, next] = tf.tidy(() => {
-        if (fused) {
-          const attrs = { lr, beta1, beta2, eps, weightDecay, c1, c2, scale: gradScale };
-          const inputs = { p, g: raw, m: this.m.get(name)!, v: this.v.get(name)! };
-          return tf.engine().runKernel(FUSED.adamW, inputs, attrs) as tf.Tensor[];
-        }
+    // parameters the loss did not reach (e.g. a gate that never opened) keep their state
+    const names = [...this.params.keys()].filter((name) => grads.has(name));
+    const updated = tf.tidy(() => {
+      if (hasFusedKernels()) { // one kernel for every parameter: [m0, v0, p0, m1, …]
+        const inputs: tf.NamedTensorMap = {};
+        names.forEach((name, i) => {
+          Object.assign(inputs, {
+            [`p${i}`]: this.params.get(name)!,
+            [`g${i}`]: grads.get(name)!,
+            [`m${i}`]: this.m.get(name)!,
+            [`v${i}`]: this.v.get(name)!,
+          });
+        });
+        const attrs = { lr, beta1, beta2, eps, weightDecay, c1, c2, scale: gradScale, count: names.length };
+        const outs = names.length ? tf.engine().runKernel(FUSED.adamWAll, inputs, attrs) as tf.Tensor[] : [];
+        return names.map((_, i) => outs.slice(3 * i, 3 * i + 3));
+      }
+      return names.map((name) => {
+        const [p, raw] = [this.params.get(name)!, grads.get(name)!];
         const g = gradScale === 1 ? raw : raw.mul(gradScale);
         const m = this.m.get(name)!.mul(beta1).add(g.mul(1 - beta1));
         const v = this.v.get(name)!.mul(beta2).add(g.square().mul(1 - beta2));
@@ -56,13 +65,16 @@ export class AdamW {
         const next = decayed.sub(m.div(c1).div(v.div(c2).sqrt().add(eps)).mul(lr));
         return [m, v, next];
       });
+    });
+    names.forEach((name, i) => {
+      const [m, v, next] = updated[i];
       this.m.get(name)!.dispose();
       this.v.get(name)!.dispose();
       this.m.set(name, tf.keep(m));
       this.v.set(name, tf.keep(v));
-      p.assign(next);
+      this.params.get(name)!.assign(next);
       next.dispose();
-    }
+    });
   }
 
   dispose(): void {
