@@ -40,6 +40,9 @@
  *                                                                                     → [g, p, m, D, P, f, a]
  *   MoleAdaMoleRouteGrad da = ((da_ext + dP/T) + RenormGrad(dg)) + 0;  dz = SoftmaxGrad(p, dp_ext + da) → dz
  *                      or (`wrt: "tau"`) dτ_t = −Σ_i da_ti                                             → dτ
+ * with its threshold network's activation (s = x·w_τᵀ from a matmul, b the bias, c = τ_max):
+ *   MoleScaledSigmoid  σ = sigmoid(s + b); τ = c·σ                                          → [τ, σ]
+ *   MoleScaledSigmoidGrad d = (dτ·c)·(σ·(1 − σ)); ds = d, or (`wrt: "b"`) db = Σ_t d          → ds | db
  * and a DynMoLE router (Tsallis entropy; with a token mask m [T] the means are Σ_t m_t v_t / (Σ m + 1e-8)):
  *   MoleDynMoleRoute(Masked) p = softmax(z); H̃ = Tsallis(p); keep = DynamicMask(p, H̃); g = p⊙keep;
  *                      f = mean_t g; P = mean_t p; H̄ = mean_t H̃                       → [g, p, keep, H̃, f, P, H̄]
@@ -49,7 +52,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { POOL } from "./buffer_pool.ts";
-import { fastBinary, fastMean, fastSoftmax, type KernelArgs } from "./fast_kernels.ts";
+import { fastBinary, fastMean, fastSoftmax, fastUnary, type KernelArgs } from "./fast_kernels.ts";
 import { nativeFor } from "./native.ts";
 
 type TensorInfo = tf.TensorInfo;
@@ -79,6 +82,8 @@ export const FUSED = {
   topKRouteGrad: "MoleTopKRouteGrad",
   adaMoleRoute: "MoleAdaMoleRoute",
   adaMoleRouteGrad: "MoleAdaMoleRouteGrad",
+  scaledSigmoid: "MoleScaledSigmoid",
+  scaledSigmoidGrad: "MoleScaledSigmoidGrad",
   dynMoleRoute: "MoleDynMoleRoute",
   dynMoleRouteMasked: "MoleDynMoleRouteMasked",
   dynMoleRouteGrad: "MoleDynMoleRouteGrad",
@@ -613,6 +618,38 @@ function adaMoleRouteGrad(a: KernelArgs): TensorInfo {
 }
 
 const MUL = fastBinary(tf.Multiply);
+const ADD = fastBinary(tf.Add);
+const SIGMOID = fastUnary(tf.Sigmoid);
+
+/** τ = c·sigmoid(s + b) for s [T, 1], b [1] (see the header), through the backend's Add and Sigmoid kernels. */
+function scaledSigmoid(a: KernelArgs): TensorInfo[] {
+  const { s, b } = a.inputs as { s: TensorInfo; b: TensorInfo };
+  const c32 = Math.fround(a.attrs!.c as number);
+  const pre = ADD({ ...a, inputs: { a: s, b }, attrs: {} });
+  const sig = SIGMOID({ ...a, inputs: { x: pre }, attrs: {} });
+  a.backend.disposeData(pre.dataId);
+  const sv = vals(a, sig);
+  const tau = POOL.take(sv.length);
+  for (let i = 0; i < sv.length; i++) tau[i] = sv[i] * c32;
+  return [out(a, s.shape, tau), sig];
+}
+
+/** The gradient of τ = c·sigmoid(s + b) with respect to s or b, rounded as tfjs's Mul, Sigmoid and Add gradients. */
+function scaledSigmoidGrad(a: KernelArgs): TensorInfo {
+  const { dtau, sig } = a.inputs as { dtau: TensorInfo; sig: TensorInfo };
+  const { c, wrt } = a.attrs as { c: number; wrt: "s" | "b" };
+  const c32 = Math.fround(c);
+  const [dv, sv] = [vals(a, dtau), vals(a, sig)];
+  const d = (i: number) => Math.fround(Math.fround(dv[i] * c32) * Math.fround(sv[i] * Math.fround(1 - sv[i])));
+  if (wrt === "b") {
+    let sum = 0;
+    for (let i = 0; i < sv.length; i++) sum += d(i);
+    return out(a, [1], Float32Array.of(sum));
+  }
+  const ds = POOL.take(sv.length);
+  for (let i = 0; i < sv.length; i++) ds[i] = d(i);
+  return out(a, sig.shape, ds);
+}
 const EPS_MASKED_MEAN = Math.fround(1e-8); // tokenMean's ε for DynMoLE's masked means, as a float32 tensor holds it
 
 /** Σ_t m_t x_ti / (Σ_t m_t + ε) per column of x [T, N] (tokenMean with a mask), or Σ_t x_ti / T without one. */
@@ -726,6 +763,8 @@ const KERNELS: [string, unknown][] = [
   [FUSED.topKRouteGrad, topKRouteGrad],
   [FUSED.adaMoleRoute, adaMoleRoute],
   [FUSED.adaMoleRouteGrad, adaMoleRouteGrad],
+  [FUSED.scaledSigmoid, scaledSigmoid],
+  [FUSED.scaledSigmoidGrad, scaledSigmoidGrad],
   [FUSED.dynMoleRoute, dynMoleRoute],
   [FUSED.dynMoleRouteMasked, dynMoleRoute],
   [FUSED.dynMoleRouteGrad, dynMoleRouteGrad],

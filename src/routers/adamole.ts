@@ -12,7 +12,8 @@ import * as tf from "@tensorflow/tfjs";
 import { kaimingUniform, linearBiasUniform, param } from "../adapters/init.ts";
 import { loraFields } from "../adapters/lora.ts";
 import { z } from "../config.ts";
-import { adaMoleRoute, tokenMean } from "../moe/ops.ts";
+import { FUSED } from "../backend/fused_kernels.ts";
+import { adaMoleRoute, tokenMean, useFusedRouting } from "../moe/ops.ts";
 import type { Rng } from "../util/rng.ts";
 import type { SiteMethod } from "./method.ts";
 import { GateRouter, loadBalanceLoss } from "./topk.ts";
@@ -29,7 +30,14 @@ export class ThresholdNet {
   }
 
   tau(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.sigmoid(tf.matMul(x, this.weight, false, true).add(this.bias)).mul(this.maxThreshold) as tf.Tensor2D;
+    const s = tf.matMul(x, this.weight, false, true) as tf.Tensor2D; // x·w_τᵀ, [T, 1]
+    if (!useFusedRouting()) return tf.sigmoid(s.add(this.bias)).mul(this.maxThreshold) as tf.Tensor2D;
+    const [tau, sig] = tf.engine().runKernel(FUSED.scaledSigmoid, { s, b: this.bias }, { c: this.maxThreshold }) as [
+      tf.Tensor2D,
+      tf.Tensor,
+    ];
+    sig.dispose();
+    return tau;
   }
 }
 
@@ -75,6 +83,17 @@ export class AdaMoleRouter extends GateRouter {
     return routing;
   }
 }
+
+tf.registerGradient({
+  kernelName: FUSED.scaledSigmoid,
+  outputsToSave: [false, true], // σ
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs?: tf.NamedAttrMap) => {
+    const [dtau] = dy as tf.Tensor[];
+    const grad = (wrt: "s" | "b") => () =>
+      tf.engine().runKernel(FUSED.scaledSigmoidGrad, { dtau, sig: saved[0] }, { c: attrs!.c, wrt }) as tf.Tensor;
+    return { s: grad("s"), b: grad("b") };
+  },
+});
 
 export const AdaMoleSchema = z.strictObject({
   method: z.literal("adamole"),
