@@ -21,6 +21,7 @@ import {
   STEP_METHODS,
   stepFlops,
   stepMethodBase,
+  stepMethodParts,
   torchStepRequest,
 } from "./step.ts";
 import { LlamaModel } from "../src/model/llama.ts";
@@ -231,6 +232,49 @@ Deno.test("step bench: the torch reference gets every method's experts, rank, α
   assertEquals(stepFlops(model, 1024, S), 1024 * (2 * forward + 2 * 2 * lora));
   model.dispose();
   base.dispose();
+});
+
+Deno.test({
+  name:
+    "step bench: an ':unfused' variant routes with the composed ops, clones saves and updates per parameter, then restores",
+  ignore: !loadBlas(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assertEquals(stepMethodParts("topk:unfused"), ["topk", "unfused"]);
+    await initBackend("blas");
+    const counts = new Map<string, number>();
+    const names = [FUSED.topKRoute, FUSED.adamWAll, FUSED.adamW, "Identity"];
+    const kernels = names.map((n) => tf.getKernel(n, "blas")!);
+    const step = async (method: string) => {
+      counts.clear();
+      await benchSteps([method], { batch: 2, seqLen: 8 }, { warmup: 0, rounds: 1, perRound: 1 });
+      return Object.fromEntries(names.map((n) => [n, counts.get(n) ?? 0]));
+    };
+    for (const k of kernels) {
+      tf.unregisterKernel(k.kernelName, "blas");
+      tf.registerKernel({
+        ...k,
+        kernelFunc: (a) => (counts.set(k.kernelName, (counts.get(k.kernelName) ?? 0) + 1), k.kernelFunc(a)),
+      });
+    }
+    try {
+      const [fused, unfused, again] = [await step("topk"), await step("topk:unfused"), await step("topk")];
+      assert(
+        fused[FUSED.topKRoute] > 0 && fused[FUSED.adamWAll] === 1 && fused[FUSED.adamW] === 0,
+        JSON.stringify(fused),
+      );
+      assertEquals(unfused[FUSED.topKRoute], 0);
+      assertEquals(unfused[FUSED.adamWAll], 0);
+      assert(unfused[FUSED.adamW] > 1 && unfused.Identity > fused.Identity, JSON.stringify(unfused));
+      assertEquals(again, fused, "every switch is back on after the variant");
+    } finally {
+      for (const k of kernels) {
+        tf.unregisterKernel(k.kernelName, "blas");
+        tf.registerKernel(k);
+      }
+    }
+  },
 });
 
 Deno.test({

@@ -31,10 +31,10 @@ import {
 } from "./presets.ts";
 import {
   benchSteps,
-  JS_KERNELS,
   sgemmPeak,
   soak,
   STEP_METHOD_NAMES,
+  STEP_VARIANTS,
   type StepModel,
   type StepResult,
   type StepShape,
@@ -68,9 +68,11 @@ const spec: CommandSpec = {
     "min-ms": { type: "string", description: "keep repeating until each case has run this long", value: "<ms>" },
     "step-methods": {
       type: "string",
-      description: `training-step methods (${
-        STEP_METHOD_NAMES.join(",")
-      }; a ':js' suffix, e.g. lora:js, runs one with the native kernels off); 'none' skips the step bench`,
+      description:
+        `training-step methods (${
+          STEP_METHOD_NAMES.join(",")
+        }; a ':js' suffix, e.g. lora:js, runs one with the native kernels off, ':unfused' with the fused routing, ` +
+        `shared saves and one-call AdamW off, in the same rounds); 'none' skips the step bench`,
       value: "<list>",
     },
     "real-vocab": {
@@ -150,7 +152,14 @@ const Flags = z.object({
   topk: intList("topk").optional(),
   reps: z.coerce.number().int("must be an integer").min(1, "must be ≥ 1").optional(),
   "min-ms": z.coerce.number().min(0, "must be ≥ 0").optional(),
-  "step-methods": listOf([...STEP_METHOD_NAMES, ...STEP_METHOD_NAMES.map((m) => m + JS_KERNELS), "none"], "step method")
+  "step-methods": listOf(
+    [
+      ...STEP_METHOD_NAMES,
+      ...Object.keys(STEP_VARIANTS).flatMap((v) => STEP_METHOD_NAMES.map((m) => `${m}:${v}`)),
+      "none",
+    ],
+    "step method",
+  )
     .transform((xs) => xs.filter((x) => x !== "none"))
     .optional(),
   "real-vocab": listOf([...STEP_METHOD_NAMES, "none"], "step method").transform((xs) => xs.filter((x) => x !== "none"))
@@ -252,7 +261,7 @@ async function runBackends(plan: Preset, results: BenchResults, torch: TorchSess
       }
       const s0 = performance.now();
       const step = { ...plan.step, shape };
-      const native = methods.filter((m) => !m.endsWith(JS_KERNELS)); // torch has no ':js' twin
+      const native = methods.filter((m) => !m.includes(":")); // torch has no ':js' or ':unfused' variant
       const ref = torch && b.backend !== "webgpu" && native.length ? torchStepRounds(torch, native, step, model) : null;
       const steps: StepResult[] = await benchSteps(methods, shape, step, ref?.afterRound, model);
       ref?.attach(steps);

@@ -19,6 +19,9 @@ import { train, type TrainData } from "../src/train/trainer.ts";
 import { Rng } from "../src/util/rng.ts";
 import { loadBlas } from "../src/backend/blas_ffi.ts";
 import { nativeEnabled, setNativeEnabled } from "../src/backend/native.ts";
+import { setSharedSaves } from "../src/backend/saved_tensors.ts";
+import { setFusedRouting } from "../src/moe/ops.ts";
+import { setAdamWOneCall } from "../src/train/optim.ts";
 import { gflopRate, summarize, type Timing } from "./stats.ts";
 
 /** The embedded-default model's shape. */
@@ -75,14 +78,36 @@ export type StepMethod = keyof typeof STEP_METHODS;
 export const STEP_METHOD_NAMES = Object.keys(STEP_METHODS);
 
 /**
- * Suffix of a step-bench method run with the blas backend's native kernels off ("lora:js"): timed in the same
- * rounds as the method itself, so the pair gives the native kernels' speed-up from one run.
+ * Variants of a step-bench method ("lora:js"), timed in the same rounds as the method itself, so each pair gives
+ * one optimisation's speed-up from one run. `off` switches it off and returns what restores the setting.
  */
-export const JS_KERNELS = ":js";
+export const STEP_VARIANTS: Record<string, { what: string; off: () => () => void }> = {
+  js: {
+    what: "Native kernels over the JS loops",
+    off: () => {
+      const was = nativeEnabled();
+      setNativeEnabled(false);
+      return () => setNativeEnabled(was);
+    },
+  },
+  unfused: {
+    what: "Fused routing kernels, shared saved tensors and one-call AdamW over the per-op path",
+    off: () => {
+      const [routing, saves, adam] = [setFusedRouting(false), setSharedSaves(false), setAdamWOneCall(false)];
+      return () => (setFusedRouting(routing), setSharedSaves(saves), setAdamWOneCall(adam));
+    },
+  },
+};
+
+/** "topk:js" → ["topk", "js"]; "topk" → ["topk", null]. */
+export function stepMethodParts(name: string): [string, string | null] {
+  const i = name.indexOf(":");
+  return i < 0 ? [name, null] : [name.slice(0, i), name.slice(i + 1)];
+}
 
 /** "topk:js" → "topk". */
 export function stepMethodBase(name: string): string {
-  return name.endsWith(JS_KERNELS) ? name.slice(0, -JS_KERNELS.length) : name;
+  return stepMethodParts(name)[0];
 }
 
 export interface StepShape {
@@ -238,12 +263,12 @@ export async function benchSteps(
   const models = methods.map((m) => new LlamaModel(base, STEP_METHODS[stepMethodBase(m)](), new Rng(11)));
   const samples = methods.map(() => [] as number[]);
   const timed = async (i: number, steps: number, seed: number) => {
-    const was = nativeEnabled();
-    setNativeEnabled(was && !methods[i].endsWith(JS_KERNELS));
+    const variant = stepMethodParts(methods[i])[1];
+    const restore = variant ? STEP_VARIANTS[variant].off() : () => {};
     try {
       return await stepTimes(models[i], data, steps, seed);
     } finally {
-      setNativeEnabled(was);
+      restore();
     }
   };
   try {

@@ -1,5 +1,5 @@
 /** The console summary of a bench run: ratios, tfjs vs torch, training steps, soak and the target verdicts. */
-import { JS_KERNELS, stepMethodBase } from "./step.ts";
+import { STEP_VARIANTS, stepMethodParts } from "./step.ts";
 import type { BenchResults } from "./output.ts";
 import { verdicts } from "./output.ts";
 import { shapeKey } from "./presets.ts";
@@ -92,13 +92,13 @@ export function summaryLines(r: BenchResults): string[] {
       );
     }
   }
-  for (const s of r.steps.filter((x) => x.backend === "blas")) { // the native kernels are blas's
-    const pairs = s.results.filter((x) => x.method.endsWith(JS_KERNELS)).flatMap((js) => {
-      const nat = s.results.find((x) => x.method === stepMethodBase(js.method));
-      return nat ? [`${nat.method} ${(js.timing.median / nat.timing.median).toFixed(2)}×`] : [];
-    });
-    if (pairs.length) {
-      lines.push("", `Native kernels over the JS loops, same rounds (${s.backend}, ${s.model}): ${pairs.join(", ")}`);
+  for (const s of r.steps.filter((x) => x.backend === "blas")) { // the variants switch blas's kernels
+    for (const [name, variant] of Object.entries(STEP_VARIANTS)) {
+      const pairs = s.results.filter((x) => stepMethodParts(x.method)[1] === name).flatMap((off) => {
+        const on = s.results.find((x) => x.method === stepMethodParts(off.method)[0]);
+        return on ? [`${on.method} ${(off.timing.median / on.timing.median).toFixed(2)}×`] : [];
+      });
+      if (pairs.length) lines.push("", `${variant.what}, same rounds (${s.backend}, ${s.model}): ${pairs.join(", ")}`);
     }
   }
   if (r.soak) {

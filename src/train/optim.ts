@@ -9,6 +9,16 @@
 import * as tf from "@tensorflow/tfjs";
 import { FUSED, hasFusedKernels } from "../backend/fused_kernels.ts";
 
+let oneCall = true;
+
+/** Update every parameter with one fused kernel call (the default) or one call per parameter; returns the previous
+ * setting. The same arithmetic either way: the step bench's `:unfused` variant times both. */
+export function setAdamWOneCall(on: boolean): boolean {
+  const was = oneCall;
+  oneCall = on;
+  return was;
+}
+
 export interface AdamWOptions {
   beta1: number;
   beta2: number;
@@ -42,6 +52,16 @@ export class AdamW {
     // parameters the loss did not reach (e.g. a gate that never opened) keep their state
     const names = [...this.params.keys()].filter((name) => grads.has(name));
     const updated = tf.tidy(() => {
+      if (hasFusedKernels() && !oneCall) {
+        return names.map((name) =>
+          tf.engine().runKernel(FUSED.adamW, {
+            p: this.params.get(name)!,
+            g: grads.get(name)!,
+            m: this.m.get(name)!,
+            v: this.v.get(name)!,
+          }, { lr, beta1, beta2, eps, weightDecay, c1, c2, scale: gradScale }) as tf.Tensor[]
+        );
+      }
       if (hasFusedKernels()) { // one kernel for every parameter: [m0, v0, p0, m1, …]
         const inputs: tf.NamedTensorMap = {};
         names.forEach((name, i) => {
