@@ -167,29 +167,23 @@ function moaLayer(c: LayerCase, weight: tf.Tensor2D, rng: Rng, bStd: number): Be
   // The router only needs N columns; the type labels do not change its cost.
   const types = Array.from({ length: c.experts }, () => "Q") as MoaType[];
   const router = new MoaRouter("bench.router", c.d, types, cfg, rng.fork("router"));
-  const banks = types.map((_, i) => {
-    const b = new LoraBank(`bench.${i}`, { rank: c.rank, alpha: ALPHA, dropout: 0 }, c.d, c.d, 1, rng.fork(`lora${i}`));
-    assignRandom(b.Bt, rng.fork(`B${i}`), bStd);
-    return b;
-  });
-  const params: Record<string, tf.Variable[]> = { A: banks.map((b) => b.A), Bt: banks.map((b) => b.Bt) };
+  // The N rank-r LoRA adapters on one linear, stacked as the PyTorch reference stacks them (torch_reference.py's
+  // lora_delta): W0·x + Σ_i g_i·ΔW_i·x in two matmuls whatever N is, each adapter scaled by its type weight column.
+  const bank = new LoraBank("bench", { rank: c.rank, alpha: ALPHA, dropout: 0 }, c.d, c.d, c.experts, rng.fork("lora"));
+  assignRandom(bank.Bt, rng.fork("B"), bStd);
+  const params: Record<string, tf.Variable[]> = { A: [bank.A], Bt: [bank.Bt] };
   for (const [k, v] of Object.entries(router.params)) params[MOA_NAMES[k]] = [v];
   return {
     weight,
-    scale: banks[0].scale,
+    scale: bank.scale,
     params,
     forward(x) {
-      const g = router.route(x, { training: true, mask: null }).g; // [T, N]
-      const gs = tf.split(g, banks.length, 1) as tf.Tensor2D[]; // one [T, 1] weight column per adapter
-      // W0·x + Σ_i g_i·ΔW_i·x, summed in one AddN (one pass over [T, d], not N)
-      const y = tf.addN([
-        tf.matMul(x, weight, false, true) as tf.Tensor2D,
-        ...banks.map((b, i) => b.delta(x, gs[i], null)),
-      ]) as tf.Tensor2D;
+      const g = router.route(x, { training: true, mask: null }).g; // [T, N] type weights
+      const y = tf.matMul(x, weight, false, true).add(bank.delta(x, g, null)) as tf.Tensor2D;
       return { y, loss: y.square().mean() as tf.Scalar };
     },
     dispose() {
-      for (const b of banks) b.dispose();
+      bank.dispose();
       router.dispose();
       weight.dispose();
     },
