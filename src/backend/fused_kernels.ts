@@ -521,11 +521,18 @@ function adamW(a: KernelArgs): TensorInfo[] {
   return [out(a, p.shape, m2), out(a, p.shape, v2), out(a, p.shape, p2)];
 }
 
+/** Arguments for calling another kernel of the backend directly (no engine dispatch) from inside kernel `a`. */
+const callWith = (a: KernelArgs) => (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => ({
+  ...a,
+  inputs,
+  attrs,
+});
+
 /** One top-k routing step from router logits z [T, N] (see the header): the composed ops' kernels in their order. */
 function topKRoute(a: KernelArgs): TensorInfo[] {
   const { z } = a.inputs as { z: TensorInfo };
   const k = a.attrs!.k as number;
-  const at = (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => ({ ...a, inputs, attrs });
+  const at = callWith(a);
   const p = fastSoftmax(at({ logits: z }, { dim: -1 }));
   const m = topKMask(at({ p }, { k }));
   const [g, den] = renorm(at({ w: p, m }, { guard: false }));
@@ -542,7 +549,7 @@ function topKRoute(a: KernelArgs): TensorInfo[] {
 function topKRouteGrad(a: KernelArgs): TensorInfo {
   const { dg, dp, dP, p, g, m, den } = a.inputs as Record<string, TensorInfo>;
   const [T, N] = p.shape;
-  const at = (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => ({ ...a, inputs, attrs });
+  const at = callWith(a);
   const fromRenorm = renormGrad(at({ dg, g, m, den }));
   const [ext, dMean, dr] = [vals(a, dp), vals(a, dP), vals(a, fromRenorm)];
   const total = POOL.take(T * N);
@@ -565,7 +572,7 @@ const SUB = fastBinary(tf.Sub);
 function adaMoleRoute(a: KernelArgs): TensorInfo[] {
   const { z, tau } = a.inputs as { z: TensorInfo; tau: TensorInfo };
   const adapted = Boolean(a.attrs!.adapted);
-  const at = (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => ({ ...a, inputs, attrs });
+  const at = callWith(a);
   const p = fastSoftmax(at({ logits: z }, { dim: -1 }));
   const adj = SUB(at({ a: p, b: tau }));
   const av = vals(a, adj);
@@ -587,7 +594,7 @@ function adaMoleRouteGrad(a: KernelArgs): TensorInfo {
   const { dg, dp, da, dP, p, g, m, den } = a.inputs as Record<string, TensorInfo>;
   const { adapted, wrt } = a.attrs as { adapted: boolean; wrt: "z" | "tau" };
   const [T, N] = p.shape;
-  const at = (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => ({ ...a, inputs, attrs });
+  const at = callWith(a);
   const fromRenorm = renormGrad(at({ dg, g, m, den }));
   const [extP, extA, dMean, dr] = [vals(a, dp), vals(a, da), vals(a, dP), vals(a, fromRenorm)];
   a.backend.disposeData(fromRenorm.dataId);
@@ -625,8 +632,9 @@ const SIGMOID = fastUnary(tf.Sigmoid);
 function scaledSigmoid(a: KernelArgs): TensorInfo[] {
   const { s, b } = a.inputs as { s: TensorInfo; b: TensorInfo };
   const c32 = Math.fround(a.attrs!.c as number);
-  const pre = ADD({ ...a, inputs: { a: s, b }, attrs: {} });
-  const sig = SIGMOID({ ...a, inputs: { x: pre }, attrs: {} });
+  const at = callWith(a);
+  const pre = ADD(at({ a: s, b }));
+  const sig = SIGMOID(at({ x: pre }));
   a.backend.disposeData(pre.dataId);
   const sv = vals(a, sig);
   const tau = POOL.take(sv.length);
@@ -675,7 +683,7 @@ function dynMoleRoute(a: KernelArgs): TensorInfo[] {
   const { z, mask } = a.inputs as { z: TensorInfo; mask?: TensorInfo };
   const { q, eps, smax, topP, keepTopK, threshold } = a.attrs as Record<string, number>;
   const [T, N] = z.shape;
-  const at = (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => ({ ...a, inputs, attrs });
+  const at = callWith(a);
   const p = fastSoftmax(at({ logits: z }, { dim: -1 }));
   const h = tsallis(at({ p }, { q, eps, smax }));
   const keep = dynamicMask(at(threshold < 1 ? { p, entropy: h } : { p }, { topP, keepTopK, threshold }));
@@ -699,7 +707,7 @@ function dynMoleRouteGrad(a: KernelArgs): TensorInfo {
   const { dg, dp, dh, df, dP, dhMean, p, keep, mask } = a.inputs as Record<string, TensorInfo>;
   const { q, eps, smax } = a.attrs as Record<string, number>;
   const [T, N] = p.shape;
-  const at = (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => ({ ...a, inputs, attrs });
+  const at = callWith(a);
   const m = mask ? vals(a, mask) : null;
   const den = m ? maskedDenominator(m) : T;
   const [dgv, dpv, dfv, dPv, kv] = [vals(a, dg), vals(a, dp), vals(a, df), vals(a, dP), vals(a, keep)];
@@ -733,7 +741,7 @@ function adamWAll(a: KernelArgs): TensorInfo[] {
   const outs: TensorInfo[] = [];
   for (let i = 0; i < count; i++) {
     const { [`p${i}`]: p, [`g${i}`]: g, [`m${i}`]: m, [`v${i}`]: v } = a.inputs as Record<string, TensorInfo>;
-    outs.push(...adamW({ ...a, inputs: { p, g, m, v } }));
+    outs.push(...adamW(callWith(a)({ p, g, m, v }, a.attrs)));
   }
   return outs;
 }
