@@ -6,7 +6,7 @@
  * path is active.)
  */
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertAllClose, assertEquals } from "../testing/asserts.ts";
+import { assert, assertAllClose, assertBitIdentical, assertEquals } from "../testing/asserts.ts";
 import { initBackend } from "./backend.ts";
 import { loadBlas } from "./blas_ffi.ts";
 import { FUSED } from "./fused_kernels.ts";
@@ -47,14 +47,7 @@ async function bothPaths(f: () => tf.Tensor | tf.Tensor[]): Promise<{ native: nu
 
 async function identical(what: string, f: () => tf.Tensor | tf.Tensor[]) {
   const { native, js } = await bothPaths(f);
-  assertEquals(native.length, js.length);
-  for (const [i, v] of native.entries()) {
-    for (let j = 0; j < v.length; j++) {
-      if (!Object.is(v[j], js[i][j])) {
-        throw new Error(`${what}: output ${i}[${j}] native ${v[j]} ≠ JS ${js[i][j]} (should be bit-identical)`);
-      }
-    }
-  }
+  assertBitIdentical(native, js, `${what}: native vs JS`);
 }
 
 async function close(what: string, f: () => tf.Tensor | tf.Tensor[], atol = 1e-7, rtol = 2e-6) {

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { getMethod, type MethodName } from "../routers/registry.ts";
 import type { SiteMethod } from "../routers/method.ts";
 import { forwardContext } from "../moe/moe_linear.ts";
-import { assert, assertEquals } from "../testing/asserts.ts";
+import { assert, assertBitIdentical, assertEquals } from "../testing/asserts.ts";
 import { testSite } from "../testing/sites.ts";
 import { initBackend } from "./backend.ts";
 import { loadBlas } from "./blas_ffi.ts";
@@ -79,15 +79,7 @@ for (const [method, overrides] of METHODS) {
       // user-level tf.clone inside Add's gradient function, which is not a save and keeps tfjs's clone.
       assert(off.identities >= 10, `${off.identities} Identity kernels without shared saves`);
       assert(on.identities <= 1, `${on.identities} Identity kernels with shared saves`);
-      assertEquals(on.values.length, off.values.length);
-      for (const [i, v] of on.values.entries()) {
-        for (let j = 0; j < v.length; j++) {
-          assert(
-            Object.is(v[j], off.values[i][j]),
-            `output ${i}[${j}]: ${v[j]} with shared saves, ${off.values[i][j]} without`,
-          );
-        }
-      }
+      assertBitIdentical(on.values, off.values, `${method}: shared saves vs tfjs's clones`);
       assertEquals(on.leaked, { tensors: 0, bytes: 0 });
       assertEquals(off.leaked, { tensors: 0, bytes: 0 });
       await initBackend("cpu");

@@ -8,7 +8,7 @@ import { initBackend } from "../backend/backend.ts";
 import { loadBlas } from "../backend/blas_ffi.ts";
 import type { SiteMethod } from "../routers/method.ts";
 import { getMethod, type MethodName } from "../routers/registry.ts";
-import { assertEquals } from "../testing/asserts.ts";
+import { assertBitIdentical } from "../testing/asserts.ts";
 import { testSite } from "../testing/sites.ts";
 import { forwardContext } from "./moe_linear.ts";
 import { setFusedRouting } from "./ops.ts";
@@ -60,12 +60,7 @@ for (const [method, overrides] of CASES) {
       await initBackend("blas");
       try {
         const [on, off] = [step(method, overrides, true), step(method, overrides, false)];
-        assertEquals(on.length, off.length);
-        for (const [i, v] of on.entries()) {
-          for (let j = 0; j < v.length; j++) {
-            if (!Object.is(v[j], off[i][j])) throw new Error(`output ${i}[${j}]: fused ${v[j]}, composed ${off[i][j]}`);
-          }
-        }
+        assertBitIdentical(on, off, `${method}: fused vs composed routing`);
       } finally {
         await initBackend("cpu");
       }

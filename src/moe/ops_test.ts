@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../backend/backend.ts";
 import { loadBlas } from "../backend/blas_ffi.ts";
-import { assertAllClose, assertEquals } from "../testing/asserts.ts";
-import { setNativeEnabled } from "../backend/native.ts";
+import { assertAllClose, assertBitIdentical, assertEquals } from "../testing/asserts.ts";
+import { onBlasNativeAndJs } from "../testing/blas.ts";
 import { rowSoftmax } from "../model/fused.ts";
 import { mat, randn, Rng, vec } from "../testing/tensors.ts";
 import {
@@ -125,38 +125,23 @@ Deno.test({
   ignore: loadBlas() === null,
   async fn() {
     await initBackend("blas");
-    try {
-      const cases: [string, tf.Tensor2D, number][] = [
-        ["random", randn(new Rng(3), [37, 8], 2) as tf.Tensor2D, 2],
-        ["ties", tf.tidy(() => tf.randomUniform([64, 6], 0, 3, "int32", 5).cast("float32")) as tf.Tensor2D, 2],
-        ["k = N", randn(new Rng(4), [9, 4]) as tf.Tensor2D, 4],
-        ["one token, one expert", tf.tensor2d([[0.3]]), 1],
-        ["large logits", randn(new Rng(6), [16, 8], 40) as tf.Tensor2D, 3],
-      ];
-      for (const native of [true, false]) {
-        setNativeEnabled(native);
-        for (const [what, z, k] of cases) {
-          for (const means of [true, false]) {
-            const fused = routeOnce(z, k, means, true, new Rng(9));
-            const composed = routeOnce(z, k, means, false, new Rng(9));
-            assertEquals(fused.length, composed.length);
-            for (const [i, v] of fused.entries()) {
-              for (let j = 0; j < v.length; j++) {
-                if (!Object.is(v[j], composed[i][j])) {
-                  throw new Error(
-                    `${what}, means ${means}, native ${native}: output ${i}[${j}] fused ${v[j]} ≠ ${composed[i][j]}`,
-                  );
-                }
-              }
-            }
-          }
+    const cases: [string, tf.Tensor2D, number][] = [
+      ["random", randn(new Rng(3), [37, 8], 2) as tf.Tensor2D, 2],
+      ["ties", tf.tidy(() => tf.randomUniform([64, 6], 0, 3, "int32", 5).cast("float32")) as tf.Tensor2D, 2],
+      ["k = N", randn(new Rng(4), [9, 4]) as tf.Tensor2D, 4],
+      ["one token, one expert", tf.tensor2d([[0.3]]), 1],
+      ["large logits", randn(new Rng(6), [16, 8], 40) as tf.Tensor2D, 3],
+    ];
+    await onBlasNativeAndJs((native) => {
+      for (const [what, z, k] of cases) {
+        for (const means of [true, false]) {
+          const fused = routeOnce(z, k, means, true, new Rng(9));
+          const composed = routeOnce(z, k, means, false, new Rng(9));
+          assertBitIdentical(fused, composed, `${what}, means ${means}, native ${native}, fused vs composed`);
         }
       }
-      tf.dispose(cases.map((c) => c[1]));
-    } finally {
-      setNativeEnabled(true);
-      await initBackend("cpu");
-    }
+    });
+    tf.dispose(cases.map((c) => c[1]));
   },
 });
 
@@ -193,45 +178,29 @@ Deno.test({
   ignore: loadBlas() === null,
   async fn() {
     await initBackend("blas");
-    try {
-      const cases: [string, tf.Tensor2D, tf.Tensor2D][] = [
-        ["learned τ", randn(new Rng(3), [37, 8], 2) as tf.Tensor2D, tf.fill([37, 1], 0.125) as tf.Tensor2D],
-        ["τ at the probabilities", tf.zeros([6, 4]) as tf.Tensor2D, tf.fill([6, 1], 0.25) as tf.Tensor2D],
-        ["nothing passes", randn(new Rng(4), [9, 4]) as tf.Tensor2D, tf.fill([9, 1], 1) as tf.Tensor2D],
-        ["τ = 0", randn(new Rng(5), [5, 8], 30) as tf.Tensor2D, tf.zeros([5, 1]) as tf.Tensor2D],
-        [
-          "random τ",
-          randn(new Rng(6), [16, 8]) as tf.Tensor2D,
-          tf.randomUniform([16, 1], 0, 0.2, "float32", 2) as tf.Tensor2D,
-        ],
-      ];
-      for (const native of [true, false]) {
-        setNativeEnabled(native);
-        for (const [what, z, tau] of cases) {
-          for (const adapted of [true, false]) {
-            for (const means of [true, false]) {
-              const fused = adaMoleOnce(z, tau, adapted, means, true);
-              const composed = adaMoleOnce(z, tau, adapted, means, false);
-              assertEquals(fused.length, composed.length);
-              for (const [i, v] of fused.entries()) {
-                for (let j = 0; j < v.length; j++) {
-                  if (!Object.is(v[j], composed[i][j])) {
-                    throw new Error(
-                      `${what}, adapted ${adapted}, means ${means}, native ${native}: output ${i}[${j}] fused ${
-                        v[j]
-                      } ≠ ${composed[i][j]}`,
-                    );
-                  }
-                }
-              }
-            }
+    const cases: [string, tf.Tensor2D, tf.Tensor2D][] = [
+      ["learned τ", randn(new Rng(3), [37, 8], 2) as tf.Tensor2D, tf.fill([37, 1], 0.125) as tf.Tensor2D],
+      ["τ at the probabilities", tf.zeros([6, 4]) as tf.Tensor2D, tf.fill([6, 1], 0.25) as tf.Tensor2D],
+      ["nothing passes", randn(new Rng(4), [9, 4]) as tf.Tensor2D, tf.fill([9, 1], 1) as tf.Tensor2D],
+      ["τ = 0", randn(new Rng(5), [5, 8], 30) as tf.Tensor2D, tf.zeros([5, 1]) as tf.Tensor2D],
+      [
+        "random τ",
+        randn(new Rng(6), [16, 8]) as tf.Tensor2D,
+        tf.randomUniform([16, 1], 0, 0.2, "float32", 2) as tf.Tensor2D,
+      ],
+    ];
+    await onBlasNativeAndJs((native) => {
+      for (const [what, z, tau] of cases) {
+        for (const adapted of [true, false]) {
+          for (const means of [true, false]) {
+            const fused = adaMoleOnce(z, tau, adapted, means, true);
+            const composed = adaMoleOnce(z, tau, adapted, means, false);
+            const what2 = `${what}, adapted ${adapted}, means ${means}, native ${native}, fused vs composed`;
+            assertBitIdentical(fused, composed, what2);
           }
         }
       }
-      tf.dispose(cases.flatMap((c) => [c[1], c[2]]));
-    } finally {
-      setNativeEnabled(true);
-      await initBackend("cpu");
-    }
+    });
+    tf.dispose(cases.flatMap((c) => [c[1], c[2]]));
   },
 });

@@ -2,10 +2,17 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../backend/backend.ts";
 import { loadBlas } from "../backend/blas_ffi.ts";
 import { ConfigError } from "../errors.ts";
-import { assert, assertAllClose, assertAlmostEquals, assertEquals, assertThrows } from "../testing/asserts.ts";
+import {
+  assert,
+  assertAllClose,
+  assertAlmostEquals,
+  assertBitIdentical,
+  assertEquals,
+  assertThrows,
+} from "../testing/asserts.ts";
 import { colMean, refDynMole, refNormalizedTsallis, refTopK } from "../testing/moe_reference.ts";
 import { route, testSite } from "../testing/sites.ts";
-import { setNativeEnabled } from "../backend/native.ts";
+import { onBlasNativeAndJs } from "../testing/blas.ts";
 import { setFusedRouting } from "../moe/ops.ts";
 import { mat, randn, Rng, vec } from "../testing/tensors.ts";
 import {
@@ -206,42 +213,29 @@ Deno.test({
   ignore: loadBlas() === null,
   async fn() {
     await initBackend("blas");
-    try {
-      const z = randn(new Rng(3), [29, 6], 2) as tf.Tensor2D;
-      const flat = tf.zeros([7, 4]) as tf.Tensor2D; // uniform rows: H̃ = 1, ties everywhere
-      const mask = tf.tensor1d(Array.from({ length: 29 }, (_, t) => (t % 5 === 4 ? 0 : 1)));
-      const rules: DynMoleRule[] = [
-        { ...RULE, keepTopK: 2, entropyThreshold: 0.9 },
-        { ...RULE, q: 1, keepTopK: 1, entropyThreshold: 1 },
-        { ...RULE, q: 2, keepTopK: 2, topP: 0.5, entropyThreshold: 0.5 },
-      ];
-      for (const native of [true, false]) {
-        setNativeEnabled(native);
-        for (const [i, rule] of rules.entries()) {
-          for (const [what, zz, m] of [["masked", z, mask], ["unmasked", z, null], ["uniform", flat, null]] as const) {
-            for (const means of [true, false]) {
-              const fused = dynMoleOnce(zz, rule, m, means, true);
-              const composed = dynMoleOnce(zz, rule, m, means, false);
-              assertEquals(fused.length, composed.length);
-              for (const [k, v] of fused.entries()) {
-                for (let j = 0; j < v.length; j++) {
-                  if (!Object.is(v[j], composed[k][j])) {
-                    throw new Error(
-                      `rule ${i}, ${what}, means ${means}, native ${native}: output ${k}[${j}] fused ${v[j]} ≠ ${
-                        composed[k][j]
-                      }`,
-                    );
-                  }
-                }
-              }
-            }
+    const z = randn(new Rng(3), [29, 6], 2) as tf.Tensor2D;
+    const flat = tf.zeros([7, 4]) as tf.Tensor2D; // uniform rows: H̃ = 1, ties everywhere
+    const mask = tf.tensor1d(Array.from({ length: 29 }, (_, t) => (t % 5 === 4 ? 0 : 1)));
+    const rules: DynMoleRule[] = [
+      { ...RULE, keepTopK: 2, entropyThreshold: 0.9 },
+      { ...RULE, q: 1, keepTopK: 1, entropyThreshold: 1 },
+      { ...RULE, q: 2, keepTopK: 2, topP: 0.5, entropyThreshold: 0.5 },
+    ];
+    await onBlasNativeAndJs((native) => {
+      for (const [i, rule] of rules.entries()) {
+        for (const [what, zz, m] of [["masked", z, mask], ["unmasked", z, null], ["uniform", flat, null]] as const) {
+          for (const means of [true, false]) {
+            const fused = dynMoleOnce(zz, rule, m, means, true);
+            const composed = dynMoleOnce(zz, rule, m, means, false);
+            assertBitIdentical(
+              fused,
+              composed,
+              `rule ${i}, ${what}, means ${means}, native ${native}, fused vs composed`,
+            );
           }
         }
       }
-      tf.dispose([z, flat, mask]);
-    } finally {
-      setNativeEnabled(true);
-      await initBackend("cpu");
-    }
+    });
+    tf.dispose([z, flat, mask]);
   },
 });

@@ -26,6 +26,22 @@ export function assertNotEquals<T>(actual: T, expected: T, msg?: string): void {
   }
 }
 
+/**
+ * Every value of every output identical bit for bit (Object.is: −0 ≠ +0, NaN = NaN). `what` names the case in
+ * the message, which gives the first differing output and index.
+ */
+export function assertBitIdentical(actual: number[][], expected: number[][], what: string): void {
+  assertEquals(actual.length, expected.length, `${what}: number of outputs`);
+  for (const [i, v] of actual.entries()) {
+    assertEquals(v.length, expected[i].length, `${what}: length of output ${i}`);
+    for (let j = 0; j < v.length; j++) {
+      if (!Object.is(v[j], expected[i][j])) {
+        throw new AssertionError(`${what}: output ${i}[${j}] is ${v[j]}, expected ${expected[i][j]} (bit-identical)`);
+      }
+    }
+  }
+}
+
 /** |actual − expected| ≤ tolerance (default 1e-7 relative to expected, at least 1e-7). */
 export function assertAlmostEquals(actual: number, expected: number, tolerance?: number, msg?: string): void {
   const tol = tolerance ?? Math.max(1e-7, Math.abs(expected) * 1e-7);
