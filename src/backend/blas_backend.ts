@@ -16,6 +16,8 @@ import {
   fastBinary,
   fastGather,
   fastMean,
+  fastPad,
+  fastSlice,
   fastSoftmax,
   fastSum,
   fastTopK,
@@ -217,6 +219,8 @@ export function registerBlasBackend(): boolean {
     [tf.GatherV2, fastGather],
     [tf.TopK, fastTopK],
     [tf.ZerosLike, fastZerosLike],
+    [tf.Slice, fastSlice],
+    [tf.PadV2, fastPad],
   ];
   for (const [kernelName, fn] of fast) {
     tf.unregisterKernel(kernelName, BLAS_BACKEND);

@@ -449,3 +449,68 @@ export function fastZerosLike(args: KernelArgs): TensorInfo {
   const size = x.shape.reduce((a, b) => a * b, 1);
   return args.backend.makeTensorInfo(x.shape, "float32", POOL.zeros(size));
 }
+
+/**
+ * Copy the box `begin + [0, size)` of a row-major float32 array of shape `shape` to or from a dense array of shape
+ * `size` (`toBox` false: box → dense, as Slice; true: dense → box, as Pad's interior). Whole runs of the last axis
+ * are copied at once.
+ */
+function copyBox(
+  src: Float32Array,
+  dst: Float32Array,
+  shape: number[],
+  begin: number[],
+  size: number[],
+  toBox: boolean,
+) {
+  const r = shape.length;
+  const strides = new Array(r).fill(1);
+  for (let i = r - 2; i >= 0; i--) strides[i] = strides[i + 1] * shape[i + 1];
+  const run = size[r - 1];
+  const rows = size.slice(0, r - 1).reduce((a, b) => a * b, 1);
+  const idx = new Array(Math.max(r - 1, 0)).fill(0);
+  for (let row = 0, dense = 0; row < rows; row++, dense += run) {
+    let boxed = begin[r - 1];
+    for (let d = 0; d < r - 1; d++) boxed += (begin[d] + idx[d]) * strides[d];
+    if (toBox) dst.set(src.subarray(dense, dense + run), boxed);
+    else dst.set(src.subarray(boxed, boxed + run), dense);
+    for (let d = r - 2; d >= 0; d--) { // next row of the box, last axis fastest
+      if (++idx[d] < size[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+/**
+ * Slice for float32: a strided box copy into a pooled array (tfjs-cpu's general path reads element by element
+ * through a TensorBuffer: 0.7 ms for a [1024, 1] column of a [1024, 7] tensor). Contiguous slices keep cpu's
+ * kernel, which returns a view of the input.
+ */
+export function fastSlice(args: KernelArgs): TensorInfo {
+  const x = args.inputs.x!;
+  const [begin, size] = tf.slice_util.parseSliceParams(
+    x,
+    args.attrs?.begin as number[],
+    args.attrs?.size as number[],
+  );
+  if (x.dtype !== "float32" || x.shape.length === 0 || tf.slice_util.isSliceContinous(x.shape, begin, size)) {
+    return cpuKernel(tf.Slice)(args);
+  }
+  tf.slice_util.assertParamsValid(x, begin, size);
+  const out = POOL.take(size.reduce((a, b) => a * b, 1));
+  if (out.length > 0) copyBox(values(args.backend, x), out, x.shape, begin, size, false);
+  return args.backend.makeTensorInfo(size, "float32", out);
+}
+
+/** PadV2 (constant padding) for float32: fill, then copy the input into the interior box. */
+export function fastPad(args: KernelArgs): TensorInfo {
+  const x = args.inputs.x!;
+  const paddings = args.attrs?.paddings as [number, number][];
+  const constantValue = (args.attrs?.constantValue as number) ?? 0;
+  if (x.dtype !== "float32" || x.shape.length === 0) return cpuKernel(tf.PadV2)(args);
+  const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
+  const out = POOL.take(outShape.reduce((a, b) => a * b, 1)).fill(constantValue);
+  const size = x.shape.reduce((a, b) => a * b, 1);
+  if (size > 0) copyBox(values(args.backend, x), out, outShape, paddings.map((p) => p[0]), x.shape, true);
+  return args.backend.makeTensorInfo(outShape, "float32", out);
+}

@@ -155,3 +155,39 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "blas Slice and PadV2 equal cpu's: strided and contiguous boxes, ranks 1–4, -1 sizes, empty boxes, pad values",
+  ignore: !hasBlas,
+  fn: async () => {
+    const slices: [number[], number[], number[]][] = [
+      [[1024, 7], [0, 3], [1024, 1]], // one column: MoA's per-type weight
+      [[6, 5], [1, 1], [4, 3]],
+      [[6, 5], [2, 0], [-1, -1]], // contiguous: cpu's view
+      [[9], [2], [5]],
+      [[3, 4, 5], [1, 0, 2], [2, 4, 2]],
+      [[2, 3, 4, 5], [0, 1, 1, 0], [2, 2, 3, 5]],
+      [[4, 5], [1, 2], [0, 3]], // empty
+      [[4, 5], [0, 0], [4, 5]],
+    ];
+    for (const [shape, begin, size] of slices) {
+      await same(`slice ${JSON.stringify([shape, begin, size])}`, [shape], (x) => tf.slice(x, begin, size));
+    }
+    const pads: [number[], [number, number][], number][] = [
+      [[1024, 1], [[0, 0], [3, 3]], 0], // the gradient of a column slice
+      [[4, 5], [[1, 2], [0, 3]], 0],
+      [[7], [[2, 0]], -1.5],
+      [[2, 3, 4], [[1, 0], [0, 2], [1, 1]], 2],
+      [[0, 3], [[1, 1], [0, 0]], 0.25],
+    ];
+    for (const [shape, paddings, value] of pads) {
+      await same(`pad ${JSON.stringify([shape, paddings, value])}`, [shape], (x) => tf.pad(x, paddings, value));
+    }
+    // the MoA pattern, gradients included: columns sliced, scaled, summed
+    await same(
+      "slice gradient",
+      [[64, 7]],
+      (g) => tf.grad((v: tf.Tensor) => tf.addN([0, 3, 6].map((c) => v.slice([0, c], [64, 1]).mul(c + 1))).sum())(g),
+    );
+  },
+});
