@@ -472,7 +472,10 @@ function copyBox(
   for (let row = 0, dense = 0; row < rows; row++, dense += run) {
     let boxed = begin[r - 1];
     for (let d = 0; d < r - 1; d++) boxed += (begin[d] + idx[d]) * strides[d];
-    if (toBox) dst.set(src.subarray(dense, dense + run), boxed);
+    if (run < 64) { // short runs (a column): element by element, no subarray views
+      if (toBox) { for (let j = 0; j < run; j++) dst[boxed + j] = src[dense + j]; }
+      else for (let j = 0; j < run; j++) dst[dense + j] = src[boxed + j];
+    } else if (toBox) dst.set(src.subarray(dense, dense + run), boxed);
     else dst.set(src.subarray(boxed, boxed + run), dense);
     for (let d = r - 2; d >= 0; d--) { // next row of the box, last axis fastest
       if (++idx[d] < size[d]) break;
