@@ -311,6 +311,23 @@ function signed(x: number, digits = 1): string {
   return Number(s) === 0 ? (0).toFixed(digits) : x > 0 ? `+${s}` : s;
 }
 
+/** Issue 14's power target: every contrast's 95 % CI half-width at most this many points. */
+export const POWER_TARGET_POINTS = 2.0;
+
+/** One line on whether a contrast table meets the power target, with its widest half-width. */
+export function powerLine(table: ContrastRow[], target = POWER_TARGET_POINTS): string {
+  const tested = table.filter((r) => r.verdict !== null);
+  if (tested.length === 0) return `Power (every CI half-width ≤ ${target.toFixed(1)} points): not tested.`;
+  const widest = tested.reduce((a, b) => (b.halfWidth > a.halfWidth ? b : a));
+  const within = tested.filter((r) => r.halfWidth <= target).length;
+  const head = `Power (every CI half-width ≤ ${target.toFixed(1)} points): `;
+  const range = `half-widths ${Math.min(...tested.map((r) => r.halfWidth)).toFixed(1)}–${widest.halfWidth.toFixed(1)}`;
+  return within === tested.length
+    ? `${head}**met** (${range}, widest ${widest.label}).`
+    : `${head}**not met**: ${within} of ${tested.length} within; ${range}, widest ${widest.label}, ` +
+      `${(widest.halfWidth - target).toFixed(1)} over.`;
+}
+
 /** Markdown of a contrast table. */
 export function contrastMarkdown(table: ContrastRow[], reference: string): string {
   const { columns, rows } = contrastCells(table, reference);

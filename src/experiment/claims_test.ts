@@ -4,6 +4,7 @@ import { Rng } from "../util/rng.ts";
 import {
   armPairs,
   contrastMarkdown,
+  type ContrastRow,
   contrastTable,
   FROZEN_BASE,
   itemContrast,
@@ -13,6 +14,7 @@ import {
   pairItems,
   perTaskContrasts,
   perTaskLevels,
+  powerLine,
 } from "./claims.ts";
 import { claimVerdict } from "./study.ts";
 
@@ -130,4 +132,27 @@ Deno.test("contrastTable: every label − reference in points with CI, half-widt
   assert(md.startsWith("| configuration | Δ vs B (points) | 95 % CI | ± | seeds | verdict |"), md);
   assert(md.includes(`| A | +${a.delta.toFixed(1)} | [`) && md.includes("| above |"), md);
   assert(md.includes("| C | – | – | – | – | not tested: cannot pair"), md);
+});
+
+Deno.test("powerLine: met or not met against the half-width target, with the widest contrast and by how much", () => {
+  const row = (label: string, halfWidth: number): ContrastRow => ({
+    label,
+    delta: 0,
+    lo: -halfWidth,
+    hi: halfWidth,
+    halfWidth,
+    verdict: "undecided",
+    seeds: 5,
+  });
+  assertEquals(
+    powerLine([row("A", 1.2), row("B", 1.7)]),
+    "Power (every CI half-width ≤ 2.0 points): **met** (half-widths 1.2–1.7, widest B).",
+  );
+  assertEquals(
+    powerLine([row("A", 1.5), row("B", 2.6), row("C", 2.0)]),
+    "Power (every CI half-width ≤ 2.0 points): **not met**: 2 of 3 within; half-widths 1.5–2.6, widest B, 0.6 over.",
+  );
+  const untested = { ...row("D", NaN), verdict: null };
+  assertEquals(powerLine([untested]), "Power (every CI half-width ≤ 2.0 points): not tested.");
+  assertEquals(powerLine([row("A", 1.0), untested], 0.5).endsWith("widest A, 0.5 over."), true);
 });

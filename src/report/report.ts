@@ -6,7 +6,7 @@ import { join, relative } from "node:path";
 import type { CellRow } from "../experiment/cell.ts";
 import { CELLS_FILE, readRows, resolveGrid, rowsForGrid } from "../experiment/runner.ts";
 import { claimVerdict, type Study, studyCharts, type StudyOptions, studyTables } from "../experiment/study.ts";
-import { contrastMarkdown, type ContrastRow, contrastTable } from "../experiment/claims.ts";
+import { contrastMarkdown, type ContrastRow, contrastTable, powerLine } from "../experiment/claims.ts";
 import type { Protocol } from "../train/evaluate.ts";
 import { atomicWrite, exists, removeStaleTemps } from "../util/fs.ts";
 import { toMarkdown } from "./tables.ts";
@@ -67,7 +67,10 @@ export async function studySection(r: StudyReport, reportDir: string): Promise<s
     out.push(`![${c.caption}](${png})`, "", `_${c.caption}._`, "");
   }
   const contrast = studyContrast(study, rows);
-  if (contrast) out.push(`**${contrast.caption}**`, "", contrastMarkdown(contrast.table, contrast.reference), "");
+  if (contrast) {
+    out.push(`**${contrast.caption}**`, "", contrastMarkdown(contrast.table, contrast.reference), "");
+    out.push(powerLine(contrast.table), "");
+  }
   if (study.papers) {
     if (study.papers.table) out.push("**The papers' reported numbers (theirs, not ours):** " + study.papers.table, "");
     const claims = study.papers.claims(rows);
