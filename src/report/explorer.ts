@@ -11,7 +11,7 @@ import type * as vl from "vega-lite";
 import { claimVerdict, studyCharts, studyTables } from "../experiment/study.ts";
 import { atomicWrite } from "../util/fs.ts";
 import { studyContrast, type StudyReport } from "./report.ts";
-import { contrastCells } from "../experiment/claims.ts";
+import { contrastCells, powerLine } from "../experiment/claims.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -88,7 +88,11 @@ function pageStudy(r: StudyReport, out: string): PageStudy {
         rows: (t.display.objects() as Record<string, unknown>[]).map((o) => t.display.columnNames().map((c) => o[c])),
       })).concat(
         contrast
-          ? [{ name: "contrast", caption: contrast.caption, ...contrastCells(contrast.table, contrast.reference) }]
+          ? [{
+            name: "contrast",
+            caption: `${contrast.caption}. ${powerLine(contrast.table).replaceAll("**", "")}`,
+            ...contrastCells(contrast.table, contrast.reference),
+          }]
           : [],
       )
       : [],

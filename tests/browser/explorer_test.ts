@@ -146,6 +146,10 @@ Deno.test({
         return heads.find((h) => h.includes("Δ vs LoRA")) ?? "";
       })()`);
       assert(contrast.includes("95 % CI"), "compare's contrast table (Δ vs LoRA with its CI) is on the page");
+      const power = await cdp.eval<boolean>(
+        `document.body.textContent.includes("Power (every CI half-width ≤ 2.0 points): ")`,
+      );
+      assert(power, "each contrast table says whether it meets the power target");
       const errors = cdp.events.filter((e) =>
         e.method === "Runtime.exceptionThrown" ||
         (e.method === "Runtime.consoleAPICalled" && e.params.type === "error") ||
