@@ -210,14 +210,13 @@ function f16Table(): Float32Array {
   return F16_TABLE;
 }
 
+/** Scratch for binary16 conversions through DataView's float16 accessors (ES2025). */
+const F16_VIEW = new DataView(new ArrayBuffer(2));
+
 /** One IEEE 754 binary16 bit pattern as a number: sign, 5 exponent bits (bias 15), 10 mantissa bits. */
 export function f16ToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24; // zero and subnormals
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+  F16_VIEW.setUint16(0, h, true);
+  return F16_VIEW.getFloat16(0, true);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -296,22 +295,8 @@ export function f32BitsToBf16(bits: number): number {
 
 /** A number rounded to IEEE binary16 (nearest, ties to even; overflow to ±Infinity, underflow to subnormals or 0). */
 export function numberToF16(x: number): number {
-  const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
-  const a = Math.abs(x);
-  if (Number.isNaN(x)) return 0x7e00;
-  if (a >= 65520) return sign | 0x7c00; // rounds past the largest half (65504)
-  if (a < 2 ** -14) return sign | roundEven(a / 2 ** -24); // subnormal (or zero); 1024 rounds into the first normal
-  let e = Math.floor(Math.log2(a));
-  if (2 ** e > a) e--; // log2 rounding
-  if (2 ** (e + 1) <= a) e++;
-  const m = roundEven((a / 2 ** e - 1) * 1024);
-  return m === 1024 ? sign | ((e + 16) << 10) : sign | ((e + 15) << 10) | m;
-}
-
-function roundEven(v: number): number {
-  const f = Math.floor(v);
-  const d = v - f;
-  return d > 0.5 || (d === 0.5 && f % 2 === 1) ? f + 1 : f;
+  F16_VIEW.setFloat16(0, x, true);
+  return F16_VIEW.getUint16(0, true);
 }
 
 // ---------------------------------------------------------------------------------------------------------

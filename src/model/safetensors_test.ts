@@ -5,6 +5,7 @@ import {
   f16ToNumber,
   type HostTensor,
   loadCheckpointTensors,
+  numberToF16,
   parseSafetensors,
   readSafetensorsFile,
   serializeSafetensors,
@@ -95,6 +96,22 @@ Deno.test("f16ToNumber decodes normals, subnormals, zeros, infinities and NaN", 
   assertEquals(f16ToNumber(0x7c00), Infinity);
   assertEquals(f16ToNumber(0xfc00), -Infinity);
   assert(Number.isNaN(f16ToNumber(0x7e00)));
+});
+
+Deno.test("numberToF16 rounds to nearest even: every half value round-trips, ties, overflow, underflow, NaN", () => {
+  for (let h = 0; h < 65536; h++) {
+    const x = f16ToNumber(h);
+    if (!Number.isNaN(x)) assertEquals(numberToF16(x), h, `half 0x${h.toString(16)}`);
+  }
+  assertEquals(numberToF16(1 + 2 ** -11), 0x3c00); // halfway between 1 and the next half: to even (1)
+  assertEquals(numberToF16(1 + 3 * 2 ** -11), 0x3c02); // halfway between 0x3c01 and 0x3c02: to even
+  assertEquals(numberToF16(65519), 0x7bff); // below the midpoint to 65536: the largest half
+  assertEquals(numberToF16(65520), 0x7c00); // the midpoint rounds to even, i.e. overflows to +Infinity
+  assertEquals(numberToF16(-1e6), 0xfc00);
+  assertEquals(numberToF16(2 ** -25), 0x0000); // half the smallest subnormal: ties to even zero
+  assertEquals(numberToF16(3 * 2 ** -26), 0x0001);
+  assertEquals(numberToF16(-0), 0x8000);
+  assertEquals(numberToF16(NaN) & 0x7e00, 0x7e00); // a quiet NaN
 });
 
 Deno.test("parse decodes a hand-built file with BF16, F16 and F64 tensors, an unpadded header and metadata", () => {
