@@ -28,6 +28,7 @@ interface EngineInternals {
 }
 
 let original: EngineInternals["clone"] | null = null;
+let enabled = true;
 
 /** Whether `clone(x)` may share x's buffer without a tape node (see the module comment). */
 function canShare(engine: EngineInternals, backendName: string, x: tf.Tensor): boolean {
@@ -56,8 +57,6 @@ export function installSharedSaves(backendName: string): boolean {
   };
   return true;
 }
-
-let enabled = true;
 
 /** Turn the shared-buffer clone off (tfjs's own clone) or back on; returns the previous setting. */
 export function setSharedSaves(on: boolean): boolean {

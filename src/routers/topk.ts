@@ -43,11 +43,6 @@ export function routerWeight(name: string, dIn: number, nExperts: number, rng: R
   return param(`${name}.weight`, kaimingUniform(rng, [nExperts, dIn], dIn));
 }
 
-/** p = softmax(Wg x): [T, N]. */
-export function routerProbs(x: tf.Tensor2D, weight: tf.Variable): tf.Tensor2D {
-  return rowSoftmax(tf.matMul(x, weight, false, true) as tf.Tensor2D);
-}
-
 /** Load-balance terms from a 0/1 selection: f_i = count_i / T (÷ k for `tokens`), P_i = mean p. */
 export function countAux(
   layer: number,
@@ -82,7 +77,7 @@ export abstract class GateRouter implements Router {
 
   /** p = softmax(Wg x): [T, N]. */
   protected probs(x: tf.Tensor2D): tf.Tensor2D {
-    return routerProbs(x, this.weight);
+    return rowSoftmax(this.logits(x));
   }
 
   /** The router logits Wg x: [T, N]. */
